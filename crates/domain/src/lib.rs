@@ -1,0 +1,38 @@
+//! Lineup's pure queue domain: templates and their status machine, queues, sessions and their
+//! lifecycle, items and their numbering, item status history, and the events a change emits.
+//!
+//! This crate owns the rules. It must not do IO, read the clock or draw random numbers: callers
+//! pass `now` and ids in. Storage and HTTP live in other crates and call in here to decide.
+
+pub mod error;
+pub mod event;
+pub mod item;
+pub mod machine;
+pub mod metadata;
+pub mod queue;
+pub mod session;
+pub mod template;
+
+pub use error::DomainError;
+pub use event::{DomainEvent, EventKind};
+pub use item::{format_queue_number, Item, ItemHistoryEntry, ItemPatch, NewItem, StatusChangeRequest};
+pub use machine::{StatusMachine, Transition, TransitionFrom};
+pub use metadata::MetadataSchema;
+pub use queue::{default_prefix, NewQueue, Queue, QueuePatch};
+pub use session::{Lifecycle, NewSession, Session, SessionPatch, SessionStatus, SessionStatusPatch};
+pub use template::{NewTemplate, NewTemplateStatus, Template, TemplateStatus};
+
+/// Identifier of a tenant; every stored row carries one.
+pub type TenantId = uuid::Uuid;
+
+/// Validates a human-facing name: trimmed, 1..=200 characters.
+pub fn validate_name(field: &'static str, value: &str) -> Result<String, DomainError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(DomainError::Invalid { field, reason: "must not be empty".into() });
+    }
+    if trimmed.chars().count() > 200 {
+        return Err(DomainError::Invalid { field, reason: "must be at most 200 characters".into() });
+    }
+    Ok(trimmed.to_string())
+}

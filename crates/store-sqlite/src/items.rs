@@ -1,0 +1,269 @@
+//! Items: numbering, changes, status moves and history.
+
+use chrono::{DateTime, Utc};
+use lineup_domain::item::StatusRef;
+use lineup_domain::metadata::check_metadata;
+use lineup_domain::template::initial_label;
+use lineup_domain::{
+    format_queue_number, DomainError, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem,
+    SessionStatus, StatusChangeRequest, TenantId,
+};
+use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, SortKey, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+use uuid::Uuid;
+
+use crate::codec::{db, id, json, ts, RowExt};
+use crate::paging::{bind_after, keyset};
+use crate::{events, sessions, SqliteStore};
+
+const COLUMNS: &str =
+    "i.id, i.queue_id, i.session_id, i.status_id, i.number, i.queue_number, i.name, i.metadata, i.created_at";
+
+pub(crate) async fn create(store: &SqliteStore, tenant: TenantId, session_id: Uuid, new: NewItem) -> StoreResult<Item> {
+    let (name, metadata, requested_status) = new.validate()?;
+    let now = lineup_store::now_micros();
+    let mut tx = store.writer.begin().await.map_err(db)?;
+    let session = sessions::load(&mut *tx, tenant, session_id).await?;
+    session.session.ensure_active()?;
+    check_metadata(session.metadata_schema.as_ref(), &metadata)?;
+    let statuses = sessions::statuses(&mut tx, tenant, session_id).await?;
+    let status_id = start_status(&statuses, &session.machine, requested_status)?;
+    let row = sqlx::query(
+        "UPDATE sessions SET item_seq = item_seq + 1 WHERE id = ? \
+         RETURNING item_seq, (SELECT prefix FROM queues WHERE queues.id = sessions.queue_id) AS prefix",
+    )
+    .bind(id(session_id))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    let number = row.int("item_seq")?;
+    let item = Item {
+        id: Uuid::now_v7(),
+        queue_id: session.session.queue_id,
+        session_id,
+        status_id,
+        queue_number: format_queue_number(&row.text("prefix")?, number),
+        display_name: name,
+        metadata,
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO items (id, tenant_id, queue_id, session_id, status_id, number, queue_number, name, metadata, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id(item.id))
+    .bind(id(tenant))
+    .bind(id(item.queue_id))
+    .bind(id(session_id))
+    .bind(id(status_id))
+    .bind(number)
+    .bind(&item.queue_number)
+    .bind(&item.display_name)
+    .bind(json(&item.metadata))
+    .bind(ts(now))
+    .bind(ts(now))
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    record_history(&mut tx, tenant, item.id, None, status_id, "api", now).await?;
+    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+fn start_status(
+    statuses: &[SessionStatus],
+    machine: &lineup_domain::StatusMachine,
+    requested: Option<Uuid>,
+) -> StoreResult<Uuid> {
+    if let Some(requested) = requested {
+        return statuses.iter().find(|s| s.id == requested).map(|s| s.id).ok_or_else(|| {
+            DomainError::Invalid { field: "statusId", reason: "not a status of this session".into() }.into()
+        });
+    }
+    let ordered: Vec<(i32, String)> = statuses.iter().map(|s| (s.order, s.label.clone())).collect();
+    let label = initial_label(machine, &ordered)
+        .ok_or_else(|| StoreError::Backend("the session has no statuses".into()))?
+        .to_string();
+    statuses
+        .iter()
+        .find(|s| s.label == label)
+        .map(|s| s.id)
+        .ok_or_else(|| StoreError::Backend(format!("initial status '{label}' is missing from the session")))
+}
+
+/// Loads a visible item (its session not deleted) with its number.
+async fn load<'e>(conn: impl SqliteExecutor<'e>, tenant: TenantId, item_id: Uuid) -> StoreResult<(Item, i64)> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM items i JOIN sessions s ON s.id = i.session_id \
+         WHERE i.tenant_id = ? AND i.id = ? AND s.is_deleted = 0"
+    ))
+    .bind(id(tenant))
+    .bind(id(item_id))
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?
+    .ok_or(StoreError::NotFound(Entity::Item))?;
+    from_row(&row)
+}
+
+pub(crate) async fn get(pool: &SqlitePool, tenant: TenantId, item_id: Uuid) -> StoreResult<Item> {
+    Ok(load(pool, tenant, item_id).await?.0)
+}
+
+pub(crate) async fn list(
+    pool: &SqlitePool,
+    tenant: TenantId,
+    session_id: Uuid,
+    filter: &ItemFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<Item>> {
+    sessions::load(pool, tenant, session_id).await?;
+    let ks = keyset(page, &[(SortKey::Number, "i.number"), (SortKey::CreatedAt, "i.created_at")], "i.id")?;
+    let status_clause = if filter.status_id.is_some() { " AND i.status_id = ?" } else { "" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM items i WHERE i.tenant_id = ? AND i.session_id = ?{status_clause}{}{}",
+        ks.condition, ks.order_by
+    );
+    let mut q = sqlx::query(&sql).bind(id(tenant)).bind(id(session_id));
+    if let Some(s) = filter.status_id {
+        q = q.bind(id(s));
+    }
+    let rows = bind_after(q, &ks.after_binds).fetch_all(pool).await.map_err(db)?;
+    let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
+    let page = page.finish(items, |(item, number)| {
+        let value = match page.sort {
+            SortKey::Number => CursorValue::Int(*number),
+            _ => CursorValue::Time(item.created_at),
+        };
+        (value, item.id)
+    });
+    Ok(Page { items: page.items.into_iter().map(|(i, _)| i).collect(), next_cursor: page.next_cursor })
+}
+
+pub(crate) async fn update(
+    store: &SqliteStore,
+    tenant: TenantId,
+    item_id: Uuid,
+    patch: ItemPatch,
+) -> StoreResult<Item> {
+    let now = lineup_store::now_micros();
+    let mut tx = store.writer.begin().await.map_err(db)?;
+    let (mut item, _) = load(&mut *tx, tenant, item_id).await?;
+    let session = sessions::load(&mut *tx, tenant, item.session_id).await?;
+    session.session.ensure_open()?;
+    if patch.apply(&mut item)? {
+        check_metadata(session.metadata_schema.as_ref(), &item.metadata)?;
+    }
+    sqlx::query("UPDATE items SET name = ?, metadata = ?, updated_at = ? WHERE id = ?")
+        .bind(&item.display_name)
+        .bind(json(&item.metadata))
+        .bind(ts(now))
+        .bind(id(item_id))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemUpdated, &item), now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+pub(crate) async fn change_status(
+    store: &SqliteStore,
+    tenant: TenantId,
+    item_id: Uuid,
+    change: StatusChangeRequest,
+) -> StoreResult<Item> {
+    let now = lineup_store::now_micros();
+    let mut tx = store.writer.begin().await.map_err(db)?;
+    let (mut item, _) = load(&mut *tx, tenant, item_id).await?;
+    let session = sessions::load(&mut *tx, tenant, item.session_id).await?;
+    session.session.ensure_open()?;
+    let statuses = sessions::statuses(&mut tx, tenant, item.session_id).await?;
+    let refs: Vec<StatusRef<'_>> = statuses.iter().map(|s| StatusRef { id: s.id, label: &s.label }).collect();
+    let current = *refs
+        .iter()
+        .find(|s| s.id == item.status_id)
+        .ok_or_else(|| StoreError::Backend("the item's status is missing from its session".into()))?;
+    let target = change.resolve(&session.machine, current, &refs)?;
+    let actor = change.actor();
+    let from = item.status_id;
+    item.status_id = target;
+    sqlx::query("UPDATE items SET status_id = ?, updated_at = ? WHERE id = ?")
+        .bind(id(target))
+        .bind(ts(now))
+        .bind(id(item_id))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    record_history(&mut tx, tenant, item_id, Some(from), target, &actor, now).await?;
+    events::append(&mut tx, tenant, &DomainEvent::item_status_changed(&item, from, &actor), now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+async fn record_history(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    item_id: Uuid,
+    from: Option<Uuid>,
+    to: Uuid,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO item_status_history (id, tenant_id, item_id, from_status_id, to_status_id, changed_by, changed_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id(Uuid::now_v7()))
+    .bind(id(tenant))
+    .bind(id(item_id))
+    .bind(from.map(id))
+    .bind(id(to))
+    .bind(actor)
+    .bind(ts(now))
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .map_err(db)
+}
+
+pub(crate) async fn history(pool: &SqlitePool, tenant: TenantId, item_id: Uuid) -> StoreResult<Vec<ItemHistoryEntry>> {
+    load(pool, tenant, item_id).await?;
+    let rows = sqlx::query(
+        "SELECT id, item_id, from_status_id, to_status_id, changed_by, changed_at FROM item_status_history \
+         WHERE tenant_id = ? AND item_id = ? ORDER BY changed_at, rowid",
+    )
+    .bind(id(tenant))
+    .bind(id(item_id))
+    .fetch_all(pool)
+    .await
+    .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok(ItemHistoryEntry {
+                id: r.uuid("id")?,
+                item_id: r.uuid("item_id")?,
+                from_status_id: r.opt_uuid("from_status_id")?,
+                to_status_id: r.uuid("to_status_id")?,
+                changed_by: r.text("changed_by")?,
+                changed_at: r.time("changed_at")?,
+            })
+        })
+        .collect()
+}
+
+fn from_row(row: &SqliteRow) -> StoreResult<(Item, i64)> {
+    let item = Item {
+        id: row.uuid("id")?,
+        queue_id: row.uuid("queue_id")?,
+        session_id: row.uuid("session_id")?,
+        status_id: row.uuid("status_id")?,
+        queue_number: row.text("queue_number")?,
+        display_name: row.text("name")?,
+        metadata: row.json("metadata")?,
+        created_at: row.time("created_at")?,
+    };
+    Ok((item, row.int("number")?))
+}

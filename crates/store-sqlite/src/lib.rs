@@ -1,0 +1,191 @@
+//! SQLite implementation of the Lineup [`Store`]: the embedded default, one file, WAL mode.
+//!
+//! All writes go through one connection (a pool of size one), so write transactions are
+//! serialised in the process and item and session numbers are gap-free without retries; reads
+//! use a separate pool and never wait for writers (WAL). This crate owns SQL for SQLite only;
+//! every rule is decided by `lineup-domain` inside the write transaction.
+
+mod codec;
+mod events;
+mod items;
+mod paging;
+mod queues;
+mod sessions;
+mod templates;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lineup_domain::{
+    Item, ItemHistoryEntry, ItemPatch, Lifecycle, NewItem, NewQueue, NewSession, NewTemplate, NewTemplateStatus, Queue,
+    QueuePatch, Session, SessionPatch, SessionStatus, SessionStatusPatch, StatusChangeRequest, Template,
+    TemplateStatus, TenantId,
+};
+use lineup_store::{EventScope, ItemFilter, Page, PageRequest, Store, StoreError, StoreResult, StoredEvent};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use uuid::Uuid;
+
+use codec::db;
+
+/// A Lineup store in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        Self::with_options(options).await
+    }
+
+    /// Opens the database named by a `sqlite://path` or `sqlite:path` URL.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
+        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(db)?;
+        Ok(SqliteStore { writer, reader })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("../../migrations/sqlite").run(&self.writer).await.map_err(StoreError::backend)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ()).map_err(db)
+    }
+
+    async fn ensure_tenant(&self, tenant: TenantId, name: &str, slug: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO tenants (id, name, slug, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(codec::id(tenant))
+            .bind(name)
+            .bind(slug)
+            .bind(codec::ts(lineup_store::now_micros()))
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    async fn create_template(&self, tenant: TenantId, new: NewTemplate) -> StoreResult<Template> {
+        templates::create(self, tenant, new).await
+    }
+    async fn get_template(&self, tenant: TenantId, id: Uuid) -> StoreResult<Template> {
+        templates::get(&self.reader, tenant, id).await
+    }
+    async fn list_templates(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Template>> {
+        templates::list(&self.reader, tenant, page).await
+    }
+    async fn add_template_status(
+        &self,
+        tenant: TenantId,
+        template_id: Uuid,
+        new: NewTemplateStatus,
+    ) -> StoreResult<TemplateStatus> {
+        templates::add_status(self, tenant, template_id, new).await
+    }
+
+    async fn create_queue(&self, tenant: TenantId, new: NewQueue) -> StoreResult<Queue> {
+        queues::create(self, tenant, new).await
+    }
+    async fn get_queue(&self, tenant: TenantId, id: Uuid) -> StoreResult<Queue> {
+        queues::get(&self.reader, tenant, id).await
+    }
+    async fn list_queues(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Queue>> {
+        queues::list(&self.reader, tenant, page).await
+    }
+    async fn update_queue(&self, tenant: TenantId, id: Uuid, patch: QueuePatch) -> StoreResult<Queue> {
+        queues::update(self, tenant, id, patch).await
+    }
+
+    async fn create_session(&self, tenant: TenantId, queue_id: Uuid, new: NewSession) -> StoreResult<Session> {
+        sessions::create(self, tenant, queue_id, new).await
+    }
+    async fn get_session(&self, tenant: TenantId, id: Uuid) -> StoreResult<Session> {
+        sessions::get(&self.reader, tenant, id).await
+    }
+    async fn list_sessions(&self, tenant: TenantId, queue_id: Uuid, page: &PageRequest) -> StoreResult<Page<Session>> {
+        sessions::list(&self.reader, tenant, queue_id, page).await
+    }
+    async fn update_session(&self, tenant: TenantId, id: Uuid, patch: SessionPatch) -> StoreResult<Session> {
+        sessions::update(self, tenant, id, patch).await
+    }
+    async fn change_lifecycle(&self, tenant: TenantId, id: Uuid, to: Lifecycle) -> StoreResult<Session> {
+        sessions::change_lifecycle(self, tenant, id, to).await
+    }
+    async fn delete_session(&self, tenant: TenantId, id: Uuid) -> StoreResult<()> {
+        sessions::delete(self, tenant, id).await
+    }
+    async fn list_session_statuses(&self, tenant: TenantId, session_id: Uuid) -> StoreResult<Vec<SessionStatus>> {
+        sessions::list_statuses(&self.reader, tenant, session_id).await
+    }
+    async fn update_session_status(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        patch: SessionStatusPatch,
+    ) -> StoreResult<SessionStatus> {
+        sessions::update_status(self, tenant, id, patch).await
+    }
+
+    async fn create_item(&self, tenant: TenantId, session_id: Uuid, new: NewItem) -> StoreResult<Item> {
+        items::create(self, tenant, session_id, new).await
+    }
+    async fn get_item(&self, tenant: TenantId, id: Uuid) -> StoreResult<Item> {
+        items::get(&self.reader, tenant, id).await
+    }
+    async fn list_items(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+        filter: &ItemFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Item>> {
+        items::list(&self.reader, tenant, session_id, filter, page).await
+    }
+    async fn update_item(&self, tenant: TenantId, id: Uuid, patch: ItemPatch) -> StoreResult<Item> {
+        items::update(self, tenant, id, patch).await
+    }
+    async fn change_item_status(&self, tenant: TenantId, id: Uuid, change: StatusChangeRequest) -> StoreResult<Item> {
+        items::change_status(self, tenant, id, change).await
+    }
+    async fn item_history(&self, tenant: TenantId, id: Uuid) -> StoreResult<Vec<ItemHistoryEntry>> {
+        items::history(&self.reader, tenant, id).await
+    }
+
+    async fn read_events(
+        &self,
+        tenant: TenantId,
+        scope: EventScope,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::read(&self.reader, tenant, scope, after, limit).await
+    }
+    async fn last_event_seq(&self) -> StoreResult<i64> {
+        events::last_seq(&self.reader).await
+    }
+}

@@ -142,6 +142,16 @@ pub struct SessionPatch {
     pub name: Option<String>,
 }
 
+impl SessionPatch {
+    /// Applies the patch, validating a new name.
+    pub fn apply(self, session: &mut Session) -> Result<(), DomainError> {
+        if let Some(name) = self.name {
+            session.name = validate_name("name", &name)?;
+        }
+        Ok(())
+    }
+}
+
 /// A status of one session, cloned from its template when the session was created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -124,7 +124,7 @@ impl NewTemplate {
             }
             statuses.push(spec);
         }
-        statuses.sort_by_key(|s| s.order);
+        statuses.sort_by(|a, b| (a.order, &a.label).cmp(&(b.order, &b.label)));
         let machine = StatusMachine { init: self.init, transitions: self.transitions };
         let labels: Vec<&str> = statuses.iter().map(|s| s.label.as_str()).collect();
         machine.validate(&labels)?;

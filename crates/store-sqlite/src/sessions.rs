@@ -151,9 +151,7 @@ pub(crate) async fn update(
 ) -> StoreResult<Session> {
     let mut tx = store.writer.begin().await.map_err(db)?;
     let mut session = load(&mut *tx, tenant, session_id).await?.session;
-    if let Some(name) = patch.name {
-        session.name = validate_name("name", &name)?;
-    }
+    patch.apply(&mut session)?;
     sqlx::query("UPDATE sessions SET name = ?, updated_at = ? WHERE id = ?")
         .bind(&session.name)
         .bind(ts(lineup_store::now_micros()))

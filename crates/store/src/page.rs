@@ -102,6 +102,15 @@ impl PageRequest {
             if c.sort != sort || c.order != order {
                 return Err(StoreError::InvalidPage("the cursor belongs to another sort order".into()));
             }
+            let value_fits = matches!(
+                (sort, &c.value),
+                (SortKey::Name, CursorValue::Text(_))
+                    | (SortKey::CreatedAt, CursorValue::Time(_))
+                    | (SortKey::Number | SortKey::SessionNumber, CursorValue::Int(_))
+            );
+            if !value_fits {
+                return Err(StoreError::InvalidPage("not a cursor of this API".into()));
+            }
         }
         Ok(PageRequest { limit, sort, order, after })
     }
@@ -168,6 +177,13 @@ mod tests {
         assert!(PageRequest::new(None, SortKey::Number, SortOrder::Asc, Some(&c)).is_ok());
         assert!(PageRequest::new(Some(0), SortKey::Number, SortOrder::Asc, None).is_err());
         assert!(PageRequest::new(Some(MAX_LIMIT + 1), SortKey::Number, SortOrder::Asc, None).is_err());
+        let forged = Cursor {
+            sort: SortKey::Number,
+            order: SortOrder::Asc,
+            value: CursorValue::Text("x".into()),
+            id: Uuid::nil(),
+        };
+        assert!(PageRequest::new(None, SortKey::Number, SortOrder::Asc, Some(&forged.encode())).is_err());
     }
 
     #[test]

@@ -1,0 +1,248 @@
+//! Items: numbering within a session, edits, status moves and their history.
+
+use chrono::{DateTime, Utc};
+use lineup_domain::metadata::check_metadata;
+use lineup_domain::template::initial_label;
+use lineup_domain::{
+    format_queue_number, DomainError, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem,
+    StatusChangeRequest, TenantId,
+};
+use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, StoreError, StoreResult};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::paging::{self, ValueKind, CREATED_AT, NUMBER};
+use crate::rows::{self, col, db, HISTORY_COLUMNS, ITEM_COLUMNS};
+use crate::sessions::{self, Lock, SessionRow};
+use crate::{events, statuses};
+
+/// Who is recorded as having placed a new item in its first status.
+const CREATOR: &str = "api";
+
+/// Adds an item to an active session. The session row is locked for the whole transaction, so
+/// `item_seq` hands out gap-free, unique numbers to concurrent creators; a refusal rolls back.
+pub(crate) async fn create(pool: &PgPool, tenant: TenantId, session_id: Uuid, new: NewItem) -> StoreResult<Item> {
+    let (display_name, metadata, requested_status) = new.validate()?;
+    let now = lineup_store::now_micros();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let session = sessions::load(&mut *tx, tenant, session_id, Lock::Update).await?;
+    session.session.ensure_active()?;
+    check_metadata(session.metadata_schema.as_ref(), &metadata)?;
+    let status_id = start_status(&mut tx, tenant, &session, requested_status).await?;
+    let numbered = sqlx::query(
+        "UPDATE sessions s SET item_seq = s.item_seq + 1 FROM queues q WHERE s.id = $1 AND q.id = s.queue_id \
+         RETURNING s.item_seq, q.prefix",
+    )
+    .bind(session_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    let number: i64 = col(&numbered, "item_seq")?;
+    let prefix: String = col(&numbered, "prefix")?;
+    let item = Item {
+        id: Uuid::now_v7(),
+        queue_id: session.session.queue_id,
+        session_id,
+        status_id,
+        queue_number: format_queue_number(&prefix, number),
+        display_name,
+        metadata,
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO items (id, tenant_id, queue_id, session_id, status_id, number, queue_number, name, metadata, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(item.id)
+    .bind(tenant)
+    .bind(item.queue_id)
+    .bind(item.session_id)
+    .bind(item.status_id)
+    .bind(number)
+    .bind(&item.queue_number)
+    .bind(&item.display_name)
+    .bind(&item.metadata)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    record_move(&mut tx, tenant, item.id, None, status_id, CREATOR, now).await?;
+    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+/// The status a new item starts in: the requested one (which must be the session's), else the
+/// machine's initial status.
+async fn start_status(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    session: &SessionRow,
+    requested: Option<Uuid>,
+) -> StoreResult<Uuid> {
+    let all = statuses::of_session(conn, tenant, session.session.id).await?;
+    if let Some(id) = requested {
+        return all.iter().find(|s| s.id == id).map(|s| s.id).ok_or_else(|| {
+            DomainError::Invalid { field: "statusId", reason: "not a status of the item's session".into() }.into()
+        });
+    }
+    let ordered: Vec<(i32, String)> = all.iter().map(|s| (s.order, s.label.clone())).collect();
+    let label = initial_label(&session.machine, &ordered);
+    all.iter().find(|s| Some(s.label.as_str()) == label).map(|s| s.id).ok_or_else(|| {
+        DomainError::Invalid { field: "statusId", reason: "the session has no initial status".into() }.into()
+    })
+}
+
+/// Loads a live item of the tenant; with `lock`, the item row is locked for update and its
+/// session row for share (so the session's lifecycle and machine hold until commit).
+async fn load<'e>(conn: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, lock: bool) -> StoreResult<Item> {
+    let lock = if lock { " FOR UPDATE OF i FOR SHARE OF s" } else { "" };
+    let row = sqlx::query(&format!(
+        "SELECT {ITEM_COLUMNS} FROM items i JOIN sessions s ON s.id = i.session_id \
+         WHERE i.tenant_id = $1 AND i.id = $2 AND NOT s.is_deleted{lock}"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?
+    .ok_or(StoreError::NotFound(Entity::Item))?;
+    rows::item(&row)
+}
+
+/// One item of a live session of the tenant.
+pub(crate) async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<Item> {
+    load(pool, tenant, id, false).await
+}
+
+/// A page of a live session's items by number or creation time, optionally in one status.
+pub(crate) async fn list(
+    pool: &PgPool,
+    tenant: TenantId,
+    session_id: Uuid,
+    filter: &ItemFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<Item>> {
+    let sort = paging::column(page, &[NUMBER, CREATED_AT])?;
+    sessions::load(pool, tenant, session_id, Lock::None).await?;
+    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {ITEM_COLUMNS} FROM items i WHERE i.tenant_id = "));
+    qb.push_bind(tenant);
+    qb.push(" AND i.session_id = ");
+    qb.push_bind(session_id);
+    if let Some(status_id) = filter.status_id {
+        qb.push(" AND i.status_id = ");
+        qb.push_bind(status_id);
+    }
+    paging::push_keyset(&mut qb, page, sort)?;
+    let rows = qb.build().fetch_all(pool).await.map_err(db)?;
+    let items = rows
+        .iter()
+        .map(|r| Ok((rows::item(r)?, col::<i64>(r, "number")?)))
+        .collect::<StoreResult<Vec<(Item, i64)>>>()?;
+    let page = page.finish(items, |(item, number)| {
+        let value = match sort.kind {
+            ValueKind::Int => CursorValue::Int(*number),
+            _ => CursorValue::Time(item.created_at),
+        };
+        (value, item.id)
+    });
+    Ok(Page { items: page.items.into_iter().map(|(item, _)| item).collect(), next_cursor: page.next_cursor })
+}
+
+/// Changes an item of an open session; new metadata is checked against the session's schema.
+pub(crate) async fn update(pool: &PgPool, tenant: TenantId, id: Uuid, patch: ItemPatch) -> StoreResult<Item> {
+    let now = lineup_store::now_micros();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut item = load(&mut *tx, tenant, id, true).await?;
+    let session = sessions::load(&mut *tx, tenant, item.session_id, Lock::None).await?;
+    session.session.ensure_open()?;
+    if patch.apply(&mut item)? {
+        check_metadata(session.metadata_schema.as_ref(), &item.metadata)?;
+    }
+    sqlx::query("UPDATE items SET name = $2, metadata = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(&item.display_name)
+        .bind(&item.metadata)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemUpdated, &item), now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+/// Moves an item of an open session along the session's machine and records the move.
+pub(crate) async fn change_status(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+    change: StatusChangeRequest,
+) -> StoreResult<Item> {
+    let now = lineup_store::now_micros();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut item = load(&mut *tx, tenant, id, true).await?;
+    let session = sessions::load(&mut *tx, tenant, item.session_id, Lock::None).await?;
+    session.session.ensure_open()?;
+    let all = statuses::of_session(&mut *tx, tenant, item.session_id).await?;
+    let refs = statuses::refs(&all);
+    let from = item.status_id;
+    let current = refs.iter().copied().find(|s| s.id == from).ok_or_else(|| {
+        StoreError::Backend(format!("item {id} is in status {from}, which its session does not have"))
+    })?;
+    let to = change.resolve(&session.machine, current, &refs)?;
+    let actor = change.actor();
+    sqlx::query("UPDATE items SET status_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(to)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    item.status_id = to;
+    record_move(&mut tx, tenant, id, Some(from), to, &actor, now).await?;
+    events::append(&mut tx, tenant, &DomainEvent::item_status_changed(&item, from, &actor), now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+async fn record_move(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    item_id: Uuid,
+    from: Option<Uuid>,
+    to: Uuid,
+    changed_by: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO item_status_history (id, tenant_id, item_id, from_status_id, to_status_id, changed_by, \
+         changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(item_id)
+    .bind(from)
+    .bind(to)
+    .bind(changed_by)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The status history of a live item, oldest first (insertion order breaks equal timestamps).
+pub(crate) async fn history(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<Vec<ItemHistoryEntry>> {
+    load(pool, tenant, id, false).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {HISTORY_COLUMNS} FROM item_status_history h WHERE h.tenant_id = $1 AND h.item_id = $2 \
+         ORDER BY h.changed_at, h.seq"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(db)?;
+    rows.iter().map(rows::history_entry).collect()
+}

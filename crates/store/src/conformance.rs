@@ -41,6 +41,7 @@ macro_rules! conformance_suite {
             fifty_concurrent_creators_get_unique_gap_free_numbers,
             concurrent_sessions_get_unique_gap_free_numbers,
             foreign_cursors_and_sort_keys_are_refused,
+            numbering_follows_a_model_under_random_operations,
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
@@ -723,4 +724,84 @@ pub async fn foreign_cursors_and_sort_keys_are_refused(store: DynStore) {
     assert!(matches!(err, StoreError::InvalidPage(_)), "{err:?}");
     let err = store.list_queues(f.tenant, &PageRequest::first(SortKey::Number, SortOrder::Asc)).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidPage(_)), "{err:?}");
+}
+
+/// One step of the random numbering walk.
+#[derive(Debug, Clone)]
+enum NumberingOp {
+    CreateItem(usize),
+    OpenSession,
+    Move(usize, Lifecycle),
+}
+
+fn numbering_op() -> impl proptest::strategy::Strategy<Value = NumberingOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0usize..4).prop_map(NumberingOp::CreateItem),
+        1 => Just(NumberingOp::OpenSession),
+        2 => (0usize..4, proptest::sample::select(Lifecycle::ALL.to_vec())).prop_map(|(s, l)| NumberingOp::Move(s, l)),
+    ]
+}
+
+/// Property: for any sequence of item creations, session openings and lifecycle moves, every
+/// creation in an active session gets exactly the next number of that session, every other one
+/// is refused and uses no number, and each session ends with numbers 1..=n.
+pub async fn numbering_follows_a_model_under_random_operations(store: DynStore) {
+    use proptest::test_runner::{Config, TestRunner};
+    let handle = tokio::runtime::Handle::current();
+    let mut runner = TestRunner::new(Config { cases: 12, failure_persistence: None, ..Config::default() });
+    let strategy = proptest::collection::vec(numbering_op(), 1..40);
+    let result = runner.run(&strategy, |ops| {
+        tokio::task::block_in_place(|| handle.block_on(run_numbering_walk(&store, ops)));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+async fn run_numbering_walk(store: &DynStore, ops: Vec<NumberingOp>) {
+    let f = fixture(store).await;
+    // Model: per session, its lifecycle and how many numbers it handed out.
+    let mut sessions = vec![(f.session.id, Lifecycle::Active, 0i64)];
+    for op in ops {
+        match op {
+            NumberingOp::CreateItem(i) => {
+                let n = sessions.len();
+                let (id, lifecycle, issued) = &mut sessions[i % n];
+                match store.create_item(f.tenant, *id, item("p")).await {
+                    Ok(it) => {
+                        assert_eq!(*lifecycle, Lifecycle::Active, "only active sessions take items");
+                        *issued += 1;
+                        assert_eq!(it.queue_number, format!("A-{issued}"));
+                    }
+                    Err(e) => {
+                        assert_ne!(*lifecycle, Lifecycle::Active, "an active session refused an item: {e}");
+                        assert_domain(e, |d| matches!(d, DomainError::SessionNotActive { .. }));
+                    }
+                }
+            }
+            NumberingOp::OpenSession => {
+                let s = store.create_session(f.tenant, f.queue.id, NewSession::default()).await.unwrap();
+                assert_eq!(s.session_number, sessions.len() as i64 + 1);
+                sessions.push((s.id, Lifecycle::Active, 0));
+            }
+            NumberingOp::Move(i, to) => {
+                let n = sessions.len();
+                let (id, lifecycle, _) = &mut sessions[i % n];
+                let result = store.change_lifecycle(f.tenant, *id, to).await;
+                assert_eq!(result.is_ok(), lifecycle.can_move_to(to), "{lifecycle} -> {to}");
+                if result.is_ok() {
+                    *lifecycle = to;
+                }
+            }
+        }
+    }
+    for (id, _, issued) in sessions {
+        let page = PageRequest { limit: 500, ..PageRequest::first(SortKey::Number, SortOrder::Asc) };
+        let listed = store.list_items(f.tenant, id, &ItemFilter::default(), &page).await.unwrap();
+        let numbers: Vec<String> = listed.items.into_iter().map(|i| i.queue_number).collect();
+        let want: Vec<String> = (1..=issued).map(|n| format!("A-{n}")).collect();
+        assert_eq!(numbers, want);
+    }
 }

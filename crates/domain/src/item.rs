@@ -152,6 +152,28 @@ impl StatusChangeRequest {
     }
 }
 
+/// The status a new item starts in: the requested one (which must be one of the session's),
+/// else the machine's initial status (the lowest-ordered one when the machine names none).
+pub fn start_status(
+    machine: &StatusMachine,
+    statuses: &[crate::SessionStatus],
+    requested: Option<Uuid>,
+) -> Result<Uuid, DomainError> {
+    if let Some(id) = requested {
+        return statuses.iter().find(|s| s.id == id).map(|s| s.id).ok_or_else(|| DomainError::Invalid {
+            field: "statusId",
+            reason: "not a status of the item's session".into(),
+        });
+    }
+    let ordered: Vec<(i32, String)> = statuses.iter().map(|s| (s.order, s.label.clone())).collect();
+    let label = crate::template::initial_label(machine, &ordered);
+    statuses
+        .iter()
+        .find(|s| Some(s.label.as_str()) == label)
+        .map(|s| s.id)
+        .ok_or_else(|| DomainError::Invalid { field: "statusId", reason: "the session has no initial status".into() })
+}
+
 /// One recorded status change of an item: who moved it, from where, to where, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -160,6 +182,7 @@ pub struct ItemHistoryEntry {
     pub id: Uuid,
     pub item_id: Uuid,
     /// `None` for the entry recording the item's creation.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub from_status_id: Option<Uuid>,
     pub to_status_id: Uuid,
     pub changed_by: String,
@@ -238,6 +261,28 @@ mod tests {
     fn actor_defaults_to_api() {
         assert_eq!(StatusChangeRequest::default().actor(), "api");
         assert_eq!(StatusChangeRequest { changed_by: Some(" ann ".into()), ..Default::default() }.actor(), "ann");
+    }
+
+    #[test]
+    fn new_items_start_in_the_requested_or_the_initial_status() {
+        let status = |n: u128, label: &str, order: i32| crate::SessionStatus {
+            id: Uuid::from_u128(n),
+            session_id: Uuid::nil(),
+            label: label.into(),
+            color: "#000000".into(),
+            order,
+        };
+        let statuses = [status(1, "Done", 2), status(2, "Waiting", 0), status(3, "Serving", 1)];
+        let free = StatusMachine::default();
+        assert_eq!(start_status(&free, &statuses, None).unwrap(), Uuid::from_u128(2));
+        let init = StatusMachine { init: Some("Serving".into()), transitions: vec![] };
+        assert_eq!(start_status(&init, &statuses, None).unwrap(), Uuid::from_u128(3));
+        assert_eq!(start_status(&init, &statuses, Some(Uuid::from_u128(1))).unwrap(), Uuid::from_u128(1));
+        assert!(matches!(
+            start_status(&init, &statuses, Some(Uuid::from_u128(9))),
+            Err(DomainError::Invalid { field: "statusId", .. })
+        ));
+        assert!(start_status(&free, &[], None).is_err());
     }
 
     proptest! {

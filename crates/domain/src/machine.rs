@@ -49,7 +49,6 @@ pub struct Transition {
     /// Name of the transition, e.g. `call`.
     pub name: String,
     /// Status label(s) it starts from; `"*"` means any.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub from: TransitionFrom,
     /// Status label it ends at.
     pub to: String,

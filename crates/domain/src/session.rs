@@ -85,6 +85,7 @@ pub struct Session {
     pub session_number: i64,
     pub started_at: DateTime<Utc>,
     /// Set when the session is completed.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub ended_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }

@@ -27,13 +27,14 @@ pub struct Template {
     pub id: Uuid,
     pub name: String,
     /// Label of the status new items start in (the lowest-ordered status when absent).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub init: Option<String>,
     /// Statuses sorted by `order`.
     pub statuses: Vec<TemplateStatus>,
     /// Allowed transitions; empty means every move is allowed.
     pub transitions: Vec<Transition>,
     /// Optional JSON Schema every item's metadata must satisfy.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>, required = true))]
     pub metadata_schema: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use lineup_domain::metadata::check_metadata;
-use lineup_domain::template::initial_label;
 use lineup_domain::{
-    format_queue_number, DomainError, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem,
-    StatusChangeRequest, TenantId,
+    format_queue_number, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem, StatusChangeRequest,
+    TenantId,
 };
 use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, StoreError, StoreResult};
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
@@ -72,8 +71,7 @@ pub(crate) async fn create(pool: &PgPool, tenant: TenantId, session_id: Uuid, ne
     Ok(item)
 }
 
-/// The status a new item starts in: the requested one (which must be the session's), else the
-/// machine's initial status.
+/// The status a new item starts in (decided by the domain over the session's statuses).
 async fn start_status(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -81,16 +79,7 @@ async fn start_status(
     requested: Option<Uuid>,
 ) -> StoreResult<Uuid> {
     let all = statuses::of_session(conn, tenant, session.session.id).await?;
-    if let Some(id) = requested {
-        return all.iter().find(|s| s.id == id).map(|s| s.id).ok_or_else(|| {
-            DomainError::Invalid { field: "statusId", reason: "not a status of the item's session".into() }.into()
-        });
-    }
-    let ordered: Vec<(i32, String)> = all.iter().map(|s| (s.order, s.label.clone())).collect();
-    let label = initial_label(&session.machine, &ordered);
-    all.iter().find(|s| Some(s.label.as_str()) == label).map(|s| s.id).ok_or_else(|| {
-        DomainError::Invalid { field: "statusId", reason: "the session has no initial status".into() }.into()
-    })
+    Ok(lineup_domain::item::start_status(&session.machine, &all, requested)?)
 }
 
 /// Loads a live item of the tenant; with `lock`, the item row is locked for update and its

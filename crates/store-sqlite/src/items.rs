@@ -1,12 +1,11 @@
 //! Items: numbering, changes, status moves and history.
 
 use chrono::{DateTime, Utc};
-use lineup_domain::item::StatusRef;
+use lineup_domain::item::{start_status, StatusRef};
 use lineup_domain::metadata::check_metadata;
-use lineup_domain::template::initial_label;
 use lineup_domain::{
-    format_queue_number, DomainError, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem,
-    SessionStatus, StatusChangeRequest, TenantId,
+    format_queue_number, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem, StatusChangeRequest,
+    TenantId,
 };
 use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, SortKey, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
@@ -28,7 +27,7 @@ pub(crate) async fn create(store: &SqliteStore, tenant: TenantId, session_id: Uu
     session.session.ensure_active()?;
     check_metadata(session.metadata_schema.as_ref(), &metadata)?;
     let statuses = sessions::statuses(&mut tx, tenant, session_id).await?;
-    let status_id = start_status(&statuses, &session.machine, requested_status)?;
+    let status_id = start_status(&session.machine, &statuses, requested_status)?;
     let row = sqlx::query(
         "UPDATE sessions SET item_seq = item_seq + 1 WHERE id = ? \
          RETURNING item_seq, (SELECT prefix FROM queues WHERE queues.id = sessions.queue_id) AS prefix",
@@ -70,27 +69,6 @@ pub(crate) async fn create(store: &SqliteStore, tenant: TenantId, session_id: Uu
     events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
     tx.commit().await.map_err(db)?;
     Ok(item)
-}
-
-fn start_status(
-    statuses: &[SessionStatus],
-    machine: &lineup_domain::StatusMachine,
-    requested: Option<Uuid>,
-) -> StoreResult<Uuid> {
-    if let Some(requested) = requested {
-        return statuses.iter().find(|s| s.id == requested).map(|s| s.id).ok_or_else(|| {
-            DomainError::Invalid { field: "statusId", reason: "not a status of this session".into() }.into()
-        });
-    }
-    let ordered: Vec<(i32, String)> = statuses.iter().map(|s| (s.order, s.label.clone())).collect();
-    let label = initial_label(machine, &ordered)
-        .ok_or_else(|| StoreError::Backend("the session has no statuses".into()))?
-        .to_string();
-    statuses
-        .iter()
-        .find(|s| s.label == label)
-        .map(|s| s.id)
-        .ok_or_else(|| StoreError::Backend(format!("initial status '{label}' is missing from the session")))
 }
 
 /// Loads a visible item (its session not deleted) with its number.

@@ -1,1 +1,53 @@
-fn main() {}
+//! The Lineup binary: `lineup serve | demo | migrate`.
+//!
+//! It owns process concerns only: configuration, logging, opening the store, composing the API
+//! and shutting down gracefully. Rules live in `lineup-domain`, HTTP in `lineup-api`.
+
+mod config;
+mod demo;
+mod serve;
+mod storage;
+
+use clap::{Parser, Subcommand};
+
+use config::{CliOverrides, Config};
+
+#[derive(Parser)]
+#[command(name = "lineup", version, about = "Call-centre and walk-in queues on top of 3CX")]
+struct Cli {
+    /// TOML configuration file (values there are overridden by LINEUP_* variables and flags).
+    #[arg(long, global = true, env = "LINEUP_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    overrides: CliOverrides,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server.
+    Serve,
+    /// Run a self-contained demo: SQLite, seeded queues, live traffic, the API.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let demo = matches!(cli.command, Command::Demo);
+    let config = Config::load(cli.config.as_deref(), cli.overrides, demo)?;
+    config::init_tracing(&config);
+    match cli.command {
+        Command::Serve => serve::run(config, None).await,
+        Command::Demo => demo::run(config).await,
+        Command::Migrate => {
+            let store = storage::open(&config.database_url).await?;
+            store.migrate().await?;
+            tracing::info!(database = %storage::redact(&config.database_url), "migrations applied");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The harness: the real router on a loopback port over a real store, a small HTTP client with
+//! JSON helpers, and an SSE reader.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lineup_api::{router, ApiConfig, AppState};
+use lineup_store::{DynStore, Store};
+use lineup_store_sqlite::SqliteStore;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// Stream settings short enough for tests to see keep-alives and polls.
+pub fn test_config() -> ApiConfig {
+    ApiConfig { sse_keepalive: Duration::from_millis(300), sse_poll_interval: Duration::from_millis(200) }
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: DynStore,
+    pub tenant: Uuid,
+    server: JoinHandle<()>,
+    _dir: Option<TempDir>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("lineup-api-test-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server over a fresh SQLite file with one tenant.
+pub async fn sqlite_server() -> TestServer {
+    let dir = TempDir::new();
+    let store = SqliteStore::open(&dir.0.join("lineup.db")).await.expect("open SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    let tenant = Uuid::new_v4();
+    store.ensure_tenant(tenant, "Demo", "demo").await.unwrap();
+    serve(Arc::new(store), tenant, Some(dir)).await
+}
+
+/// A server over `store` acting in `tenant`.
+pub async fn serve(store: DynStore, tenant: Uuid, dir: Option<TempDir>) -> TestServer {
+    let state = AppState::new(store.clone(), tenant).with_config(test_config());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router(state)).await.unwrap();
+    });
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    TestServer { base: format!("http://{addr}"), client, store, tenant, server, _dir: dir }
+}
+
+/// An answer: status, headers and the body parsed as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+    }
+
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
+        self.body
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with an optional JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// Sends a raw body with an optional content type.
+    pub async fn call_raw(&self, method: Method, path: &str, body: Vec<u8>, content_type: Option<&str>) -> Answer {
+        let mut req = self.client.request(method, self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header(CONTENT_TYPE, ct);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Opens an SSE stream; `last_event_id` is sent as the `Last-Event-ID` header.
+    pub async fn stream(&self, path: &str, last_event_id: Option<i64>) -> SseStream {
+        let mut req = self.client.get(self.url(path));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "stream {path} did not open");
+        assert!(resp.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/event-stream"));
+        SseStream { resp, buf: Vec::new(), comments: 0 }
+    }
+
+    /// Items, queues… of a list, all pages, with `query` (without `limit`/`cursor`) and `limit`.
+    pub async fn all_pages(&self, path: &str, query: &str, limit: u32) -> (Vec<Value>, usize) {
+        let (mut rows, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+        loop {
+            let mut url = format!("{path}?limit={limit}{}{query}", if query.is_empty() { "" } else { "&" });
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.get(&url).await.expect(200);
+            pages += 1;
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= limit as usize);
+            rows.extend(items.iter().cloned());
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+            assert!(pages < 100, "pagination does not end");
+        }
+        (rows, pages)
+    }
+}
+
+async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer { status, headers, body }
+}
+
+/// One SSE event as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: i64,
+    pub data: Value,
+}
+
+/// Reads frames off an open `text/event-stream` response.
+pub struct SseStream {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+    /// Comment-only frames (keep-alives) seen so far.
+    pub comments: usize,
+}
+
+impl SseStream {
+    /// The next event within `wait`, or `None` (time out or end of stream).
+    pub async fn next_event(&mut self, wait: Duration) -> Option<SseEvent> {
+        tokio::time::timeout(wait, self.read_event()).await.ok().flatten()
+    }
+
+    /// Exactly `n` events, each within a few seconds.
+    pub async fn take(&mut self, n: usize) -> Vec<SseEvent> {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            match self.next_event(Duration::from_secs(10)).await {
+                Some(e) => out.push(e),
+                None => panic!("expected {n} events, got {i}: {out:?}"),
+            }
+        }
+        out
+    }
+
+    /// Asserts nothing arrives within `wait`.
+    pub async fn assert_quiet(&mut self, wait: Duration) {
+        if let Some(e) = self.next_event(wait).await {
+            panic!("expected no more events, got {e:?}");
+        }
+    }
+
+    /// Reads until the stream ends; true if it ended within `wait`.
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, async { while self.read_event().await.is_some() {} }).await.is_ok()
+    }
+
+    async fn read_event(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let frame = String::from_utf8(self.buf.drain(..pos + 2).collect()).unwrap();
+                match parse_frame(&frame) {
+                    Some(e) => return Some(e),
+                    None => {
+                        self.comments += 1;
+                        continue;
+                    }
+                }
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn parse_frame(frame: &str) -> Option<SseEvent> {
+    let (mut event, mut id, mut data) = (None, None, String::new());
+    for line in frame.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => event = Some(value.to_string()),
+            "id" => id = Some(value.parse().expect("numeric event id")),
+            "data" => data.push_str(value),
+            _ => {}
+        }
+    }
+    Some(SseEvent { event: event?, id: id?, data: serde_json::from_str(&data).expect("JSON data") })
+}
+
+/// The call-desk template every scenario uses: four statuses, three named transitions and a
+/// metadata schema (`phone` must be a string).
+pub fn desk_template(name: &str) -> Value {
+    json!({
+        "name": name,
+        "statuses": [
+            {"label": "Waiting", "color": "#2196f3"},
+            {"label": "Serving", "color": "#ff9800"},
+            {"label": "Done", "color": "#4caf50"},
+            {"label": "Cancelled"}
+        ],
+        "init": "Waiting",
+        "transitions": [
+            {"name": "call", "from": "Waiting", "to": "Serving"},
+            {"name": "finish", "from": "Serving", "to": "Done"},
+            {"name": "cancel", "from": ["Waiting", "Serving"], "to": "Cancelled"}
+        ],
+        "metadataSchema": {"type": "object", "properties": {"phone": {"type": "string"}}}
+    })
+}
+
+/// Ids of a ready scenario: template, queue, an active session and its statuses by label.
+pub struct Desk {
+    pub template: Value,
+    pub queue: Value,
+    pub session: Value,
+    pub statuses: Vec<Value>,
+}
+
+impl Desk {
+    pub fn session_id(&self) -> &str {
+        self.session["id"].as_str().unwrap()
+    }
+
+    pub fn status(&self, label: &str) -> &str {
+        self.statuses.iter().find(|s| s["label"] == label).unwrap()["id"].as_str().unwrap()
+    }
+}
+
+/// Creates the desk template, a queue over it and its first session.
+pub async fn desk(s: &TestServer) -> Desk {
+    let template = s.post("/api/v1/templates", desk_template("Desk")).await.expect(201);
+    let queue = s.post("/api/v1/queues", json!({"name": "Front desk", "templateId": template["id"]})).await.expect(201);
+    let session = s.post(&format!("/api/v1/queues/{}/sessions", queue["id"].as_str().unwrap()), json!({})).await;
+    let session = session.expect(201);
+    let statuses = s.get(&format!("/api/v1/sessions/{}/statuses", session["id"].as_str().unwrap())).await.expect(200);
+    Desk { template, queue, session, statuses: statuses.as_array().unwrap().clone() }
+}

@@ -1,0 +1,10 @@
+//! HTTP tests: the real router on a loopback port over real stores (SQLite in a temporary file,
+//! PostgreSQL from `LINEUP_TEST_DATABASE_URL`), spoken to with reqwest.
+
+mod broken;
+mod common;
+mod pagination;
+mod postgres;
+mod problems;
+mod routes;
+mod walkthrough;

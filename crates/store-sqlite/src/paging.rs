@@ -26,8 +26,10 @@ pub(crate) fn keyset(page: &PageRequest, columns: &[(SortKey, &str)], id_col: &s
     };
     let (condition, after_binds) = match &page.after {
         Some(c) => (
-            format!(" AND (({col} {cmp} ?) OR ({col} = ? AND {id_col} {cmp} ?))"),
-            vec![Bound::from(&c.value), Bound::from(&c.value), Bound::Text(crate::codec::id(c.id))],
+            // A row-value comparison lets SQLite seek the (session_id, number) style indexes;
+            // the equivalent OR form makes it scan.
+            format!(" AND ({col}, {id_col}) {cmp} (?, ?)"),
+            vec![Bound::from(&c.value), Bound::Text(crate::codec::id(c.id))],
         ),
         None => (String::new(), Vec::new()),
     };

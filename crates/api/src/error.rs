@@ -40,6 +40,30 @@ pub enum ApiError {
     /// A dependency (the database) does not answer.
     #[error("{0}")]
     NotReady(String),
+    /// No credential, or one that is malformed, unknown, expired or revoked.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A login with a wrong username or password (or an inactive account: indistinguishable).
+    #[error("the username or password is wrong")]
+    InvalidCredentials,
+    /// The caller's role lacks the permission the route requires.
+    #[error("the role '{role}' lacks the permission '{permission}'")]
+    Forbidden { role: &'static str, permission: &'static str },
+    /// Too many requests from this caller or address; retry after the given time.
+    #[error("too many requests: retry in {} s", retry_after_secs(.0))]
+    RateLimited(std::time::Duration),
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::Store(StoreError::Domain(e))
+    }
+}
+
+/// Whole seconds a client waits before retrying (at least 1).
+pub fn retry_after_secs(wait: &std::time::Duration) -> u64 {
+    let ceil = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ceil.max(1)
 }
 
 /// Result of a handler.
@@ -77,6 +101,11 @@ problem_kinds! {
     INVALID_STATUS_TRANSITION = "invalid-status-transition", 409, "Status transition not allowed";
     DUPLICATE_STATUS_LABEL = "duplicate-status-label", 409, "Duplicate status label";
     QUEUE_INACTIVE = "queue-inactive", 409, "Queue inactive";
+    UNAUTHENTICATED = "unauthenticated", 401, "Authentication required";
+    INVALID_CREDENTIALS = "invalid-credentials", 401, "Invalid credentials";
+    FORBIDDEN = "forbidden", 403, "Forbidden";
+    CONFLICT = "conflict", 409, "Conflict";
+    RATE_LIMITED = "rate-limited", 429, "Too many requests";
     INTERNAL = "internal", 500, "Internal error";
     NOT_READY = "not-ready", 503, "Not ready";
 }
@@ -177,6 +206,11 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ProblemKind::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => ProblemKind::METHOD_NOT_ALLOWED,
             ApiError::NotReady(_) => ProblemKind::NOT_READY,
+            ApiError::Store(StoreError::Conflict(_)) => ProblemKind::CONFLICT,
+            ApiError::Unauthenticated(_) => ProblemKind::UNAUTHENTICATED,
+            ApiError::InvalidCredentials => ProblemKind::INVALID_CREDENTIALS,
+            ApiError::Forbidden { .. } => ProblemKind::FORBIDDEN,
+            ApiError::RateLimited(_) => ProblemKind::RATE_LIMITED,
         }
     }
 
@@ -234,7 +268,17 @@ fn add_domain_members(p: &mut Problem, e: &DomainError) {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.problem().render()
+        let mut res = self.problem().render();
+        match &self {
+            ApiError::Unauthenticated(_) | ApiError::InvalidCredentials => {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::RateLimited(wait) => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
+            }
+            _ => {}
+        }
+        res
     }
 }
 

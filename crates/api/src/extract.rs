@@ -70,7 +70,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 
 fn body_rejection(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("the request body is larger than {} bytes", crate::BODY_LIMIT))
+        ApiError::PayloadTooLarge("the request body is larger than this server accepts (see `bodyLimitBytes`)".into())
     } else {
         ApiError::InvalidBody(text)
     }
@@ -175,6 +175,10 @@ sort_keys! {
     SessionSort { SessionNumber, CreatedAt }
 }
 sort_keys! {
+    /// Sort key of the audit log (its only one: the entry's time).
+    AuditSort { CreatedAt }
+}
+sort_keys! {
     /// Sort keys of the item list (default `number`, the item's number in its session).
     ItemSort { Number, CreatedAt }
 }
@@ -222,4 +226,8 @@ list_query! {
         /// Only items in this session status (a status id).
         status: Option<Uuid>
     }
+}
+list_query! {
+    /// Parameters of the audit log (default order `desc`: newest first).
+    AuditListQuery, AuditSort {}
 }

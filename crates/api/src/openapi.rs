@@ -4,14 +4,20 @@ use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use lineup_domain::Permission;
 use lineup_domain::{
-    EventKind, Item, ItemHistoryEntry, Lifecycle, Queue, Session, SessionStatus, Template, TemplateStatus, Transition,
+    Actor, ActorKind, ApiKey, AuditEntry, EventKind, Item, ItemHistoryEntry, Lifecycle, Member, MemberPatch, NewApiKey,
+    NewMember, Queue, Role, Session, SessionStatus, Template, TemplateStatus, Tenant, TenantPatch, Transition,
 };
-use utoipa::OpenApi;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::security::{
+    ApiKey as ApiKeyScheme, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemResponse};
-use crate::extract::{ItemSort, NameSort, Order, SessionSort};
-use crate::routes::{self, health, items, queues, sessions, templates};
+use crate::extract::{AuditSort, ItemSort, NameSort, Order, SessionSort};
+use crate::routes::{self, api_keys, audit, auth, health, items, queues, sessions, templates, tenant, users};
 use crate::sse;
 
 #[derive(OpenApi)]
@@ -19,10 +25,19 @@ use crate::sse;
     info(
         title = "Lineup API",
         version = "v1",
-        description = "Queues, sessions, items and their live streams. Errors are RFC 9457 problem documents.",
+        description = "Queues, sessions, items and their live streams. Errors are RFC 9457 problem documents. \
+            Every operation needs `Authorization: Bearer <access token or API key>` unless it says otherwise; \
+            streams also take a single-use `?ticket=`. The role matrix is in docs/SECURITY.md.",
     ),
+    modifiers(&SecuritySchemes, &RequiredPermissions),
+    security(("bearer" = [])),
     paths(
         health::healthz, health::readyz,
+        auth::login, auth::refresh, auth::logout, auth::stream_ticket, auth::me,
+        users::create_user, users::list_users, users::get_user, users::update_user,
+        api_keys::create_api_key, api_keys::list_api_keys, api_keys::get_api_key, api_keys::revoke_api_key,
+        tenant::get_tenant, tenant::update_tenant,
+        audit::list_audit,
         queues::create_queue, queues::list_queues, queues::get_queue, queues::update_queue,
         queues::deactivate_queue,
         sessions::create_session, sessions::list_sessions, sessions::get_session, sessions::update_session,
@@ -40,6 +55,10 @@ use crate::sse;
             Problem, Queue, Session, SessionStatus, Lifecycle, Item, ItemHistoryEntry, Template, TemplateStatus,
             Transition, EventKind, sse::ItemStatusChangedEvent, routes::QueuePage, routes::SessionPage,
             routes::ItemPage, routes::TemplatePage, NameSort, SessionSort, ItemSort, Order,
+            Role, Tenant, TenantPatch, Member, NewMember, MemberPatch, ApiKey, NewApiKey, AuditEntry, Actor, ActorKind,
+            routes::MemberPage, routes::ApiKeyPage, routes::AuditPage, AuditSort,
+            auth::LoginRequest, auth::RefreshRequest, auth::TokenResponse, auth::StreamTicket, auth::Me, auth::MeApiKey,
+            api_keys::CreatedApiKey,
         ),
         responses(ProblemResponse),
     ),
@@ -50,9 +69,137 @@ use crate::sse;
         (name = "templates", description = "Statuses and status machines sessions are built from"),
         (name = "streams", description = "Server-sent events from the outbox"),
         (name = "health", description = "Probes"),
+        (name = "auth", description = "Signing in and out, token refresh, stream tickets, the caller"),
+        (name = "users", description = "The tenant's users and their roles (admins)"),
+        (name = "api-keys", description = "API keys for integrations (admins)"),
+        (name = "tenant", description = "The caller's tenant and its settings"),
+        (name = "audit", description = "The audit log of administrative changes (admins)"),
     ),
 )]
 struct ApiDoc;
+
+/// Declares the two credentials: a bearer token (access token or API key) and a stream ticket.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An access token (`lu_at_...`, from /auth/login) or an API key (`lu_key_...`)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "streamTicket",
+            SecurityScheme::ApiKey(ApiKeyScheme::Query(ApiKeyValue::with_description(
+                "ticket",
+                "A single-use stream ticket (`lu_st_...`, from /auth/stream-ticket)",
+            ))),
+        );
+    }
+}
+
+/// What each operation requires of its caller: the permission its handler's
+/// `Authorized<need::...>` names, or `None` for any valid credential. Operations declared
+/// `security(())` are public and absent here. [`RequiredPermissions`] writes these into the
+/// document (`x-lineup-permission` and the description) and refuses a document where an
+/// operation and this table disagree; the HTTP role-matrix test checks every operation answers
+/// every role as this table says, so the table cannot drift from the handlers.
+pub const OPERATION_PERMISSIONS: &[(&str, &str, Option<Permission>)] = {
+    use Permission::*;
+    &[
+        ("post", "/api/v1/auth/logout", None),
+        ("post", "/api/v1/auth/stream-ticket", None),
+        ("get", "/api/v1/me", None),
+        ("post", "/api/v1/users", Some(UserManage)),
+        ("get", "/api/v1/users", Some(UserManage)),
+        ("get", "/api/v1/users/{id}", Some(UserManage)),
+        ("patch", "/api/v1/users/{id}", Some(UserManage)),
+        ("post", "/api/v1/api-keys", Some(ApiKeyManage)),
+        ("get", "/api/v1/api-keys", Some(ApiKeyManage)),
+        ("get", "/api/v1/api-keys/{id}", Some(ApiKeyManage)),
+        ("delete", "/api/v1/api-keys/{id}", Some(ApiKeyManage)),
+        ("get", "/api/v1/tenant", Some(TenantRead)),
+        ("patch", "/api/v1/tenant", Some(TenantManage)),
+        ("get", "/api/v1/audit", Some(AuditRead)),
+        ("post", "/api/v1/queues", Some(QueueManage)),
+        ("get", "/api/v1/queues", Some(QueueRead)),
+        ("get", "/api/v1/queues/{id}", Some(QueueRead)),
+        ("patch", "/api/v1/queues/{id}", Some(QueueManage)),
+        ("delete", "/api/v1/queues/{id}", Some(QueueManage)),
+        ("post", "/api/v1/queues/{queueId}/sessions", Some(SessionManage)),
+        ("get", "/api/v1/queues/{queueId}/sessions", Some(SessionRead)),
+        ("get", "/api/v1/sessions/{id}", Some(SessionRead)),
+        ("patch", "/api/v1/sessions/{id}", Some(SessionManage)),
+        ("patch", "/api/v1/sessions/{id}/lifecycle", Some(SessionManage)),
+        ("delete", "/api/v1/sessions/{id}", Some(SessionManage)),
+        ("get", "/api/v1/sessions/{sessionId}/statuses", Some(SessionRead)),
+        ("patch", "/api/v1/session-statuses/{id}", Some(SessionManage)),
+        ("post", "/api/v1/sessions/{sessionId}/items", Some(ItemCreate)),
+        ("get", "/api/v1/sessions/{sessionId}/items", Some(ItemRead)),
+        ("get", "/api/v1/items/{id}", Some(ItemRead)),
+        ("patch", "/api/v1/items/{id}", Some(ItemUpdate)),
+        ("patch", "/api/v1/items/{id}/status", Some(ItemUpdate)),
+        ("get", "/api/v1/items/{id}/history", Some(ItemRead)),
+        ("get", "/api/v1/templates", Some(TemplateRead)),
+        ("post", "/api/v1/templates", Some(TemplateManage)),
+        ("get", "/api/v1/templates/{id}", Some(TemplateRead)),
+        ("get", "/api/v1/templates/{id}/statuses", Some(TemplateRead)),
+        ("post", "/api/v1/templates/{id}/statuses", Some(TemplateManage)),
+        ("get", "/api/v1/sessions/{sessionId}/stream", Some(ItemRead)),
+        ("get", "/api/v1/items/{itemId}/stream", Some(ItemRead)),
+    ]
+};
+
+/// The extension naming an operation's required permission (`"authenticated"` for any caller).
+pub const PERMISSION_EXTENSION: &str = "x-lineup-permission";
+
+/// Writes [`OPERATION_PERMISSIONS`] into the document.
+struct RequiredPermissions;
+
+impl Modify for RequiredPermissions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut seen = 0;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+                ("put", &mut item.put),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else { continue };
+                let public = operation.security.as_ref().is_some_and(|s| s.iter().all(is_empty_requirement));
+                let entry = OPERATION_PERMISSIONS.iter().find(|(m, p, _)| *m == method && p == path);
+                let Some((_, _, permission)) = entry else {
+                    assert!(public, "{method} {path} needs a credential but has no entry in OPERATION_PERMISSIONS");
+                    continue;
+                };
+                assert!(!public, "{method} {path} is public but listed in OPERATION_PERMISSIONS");
+                seen += 1;
+                let (name, line) = match permission {
+                    Some(p) => (p.as_str(), format!("Requires the `{}` permission.", p.as_str())),
+                    None => ("authenticated", "Requires any valid credential.".to_string()),
+                };
+                let description = operation.description.take().unwrap_or_default();
+                operation.description =
+                    Some(if description.is_empty() { line } else { format!("{description}\n\n{line}") });
+                let extensions = operation.extensions.get_or_insert_with(Default::default);
+                extensions.merge(ExtensionsBuilder::new().add(PERMISSION_EXTENSION, name).build());
+            }
+        }
+        assert_eq!(seen, OPERATION_PERMISSIONS.len(), "OPERATION_PERMISSIONS names an operation that does not exist");
+    }
+}
+
+fn is_empty_requirement(requirement: &SecurityRequirement) -> bool {
+    requirement == &SecurityRequirement::default()
+}
 
 /// The OpenAPI document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -67,7 +214,7 @@ pub fn openapi_json() -> &'static str {
 
 /// This document.
 #[utoipa::path(
-    get, path = "/api/v1/openapi.json", tag = "health",
+    get, path = "/api/v1/openapi.json", tag = "health", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
 )]
 pub async fn serve_openapi() -> Response {

@@ -5,7 +5,7 @@
 //! for the change notifier of this process or for the poll interval (writes of other processes),
 //! so it never spins. A client resumes with `Last-Event-ID` (or `?lastEventId=`); without either
 //! it gets only events committed after it connected. A stream ends once its session or item is
-//! gone (deleted).
+//! gone (deleted). Streams take the `Authorization` header or a single-use `?ticket=`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -17,13 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::Stream;
-use lineup_domain::Item;
+use lineup_domain::{Item, TenantId};
 use lineup_store::{EventScope, StoreError, StoredEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::auth::{need, Authorized, HeaderOrTicket};
 use crate::error::{ApiError, ApiResult, ProblemResponse};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::AppState;
@@ -43,6 +44,9 @@ pub fn routes() -> Router<AppState> {
 pub struct StreamQuery {
     /// Resume after this event id; used only when no `Last-Event-ID` header is sent.
     pub last_event_id: Option<i64>,
+    /// A single-use stream ticket (`POST /api/v1/auth/stream-ticket`), for clients that cannot
+    /// send an `Authorization` header (browsers' `EventSource`).
+    pub ticket: Option<String>,
 }
 
 /// The data of an `item_status_changed` event. (`item_created` and `item_updated` carry the
@@ -62,6 +66,7 @@ pub struct ItemStatusChangedEvent {
 /// `item_status_changed`) and its own (`session_paused`, `session_resumed`, `session_completed`).
 #[utoipa::path(
     get, path = "/api/v1/sessions/{sessionId}/stream", tag = "streams",
+    security(("bearer" = []), ("streamTicket" = [])),
     params(
         ("sessionId" = Uuid, Path, description = "Session id"),
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id"),
@@ -75,18 +80,20 @@ pub struct ItemStatusChangedEvent {
 )]
 pub async fn session_stream(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemRead, HeaderOrTicket>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    state.store.get_session(state.tenant, id).await?;
+    state.store.get_session(auth.tenant(), id).await?;
     let after = resume_after(&state, &headers, q.last_event_id).await?;
-    Ok(stream_response(state, EventScope::Session(id), after))
+    Ok(stream_response(state, auth.tenant(), EventScope::Session(id), after))
 }
 
 /// Streams the events of one item (`item_created`, `item_updated`, `item_status_changed`).
 #[utoipa::path(
     get, path = "/api/v1/items/{itemId}/stream", tag = "streams",
+    security(("bearer" = []), ("streamTicket" = [])),
     params(
         ("itemId" = Uuid, Path, description = "Item id"),
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id"),
@@ -100,13 +107,14 @@ pub async fn session_stream(
 )]
 pub async fn item_stream(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemRead, HeaderOrTicket>,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    state.store.get_item(state.tenant, id).await?;
+    state.store.get_item(auth.tenant(), id).await?;
     let after = resume_after(&state, &headers, q.last_event_id).await?;
-    Ok(stream_response(state, EventScope::Item(id), after))
+    Ok(stream_response(state, auth.tenant(), EventScope::Item(id), after))
 }
 
 /// The sequence to read after: `Last-Event-ID`, else `lastEventId`, else the newest event now.
@@ -124,9 +132,9 @@ async fn resume_after(state: &AppState, headers: &HeaderMap, query: Option<i64>)
     }
 }
 
-fn stream_response(state: AppState, scope: EventScope, after: i64) -> Response {
+fn stream_response(state: AppState, tenant: TenantId, scope: EventScope, after: i64) -> Response {
     let keep_alive = KeepAlive::new().interval(state.config.sse_keepalive).text("keep-alive");
-    let mut res = Sse::new(event_stream(state, scope, after)).keep_alive(keep_alive).into_response();
+    let mut res = Sse::new(event_stream(state, tenant, scope, after)).keep_alive(keep_alive).into_response();
     // Ask reverse proxies (nginx) not to buffer the stream.
     res.headers_mut().insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
     res
@@ -137,10 +145,16 @@ pub fn sse_event(e: &StoredEvent) -> Event {
     Event::default().event(e.kind.as_str()).id(e.seq.to_string()).data(e.payload.to_string())
 }
 
-fn event_stream(state: AppState, scope: EventScope, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
+fn event_stream(
+    state: AppState,
+    tenant: TenantId,
+    scope: EventScope,
+    after: i64,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     let reader = OutboxReader {
         notified: state.events.subscribe(),
         state,
+        tenant,
         scope,
         after,
         pending: VecDeque::new(),
@@ -155,6 +169,7 @@ fn event_stream(state: AppState, scope: EventScope, after: i64) -> impl Stream<I
 /// Follows the outbox of one scope from a cursor.
 struct OutboxReader {
     state: AppState,
+    tenant: TenantId,
     scope: EventScope,
     after: i64,
     pending: VecDeque<StoredEvent>,
@@ -173,7 +188,7 @@ impl OutboxReader {
             // Mark the current notification seen before reading, so a change committed after
             // the read wakes the wait below.
             self.notified.borrow_and_update();
-            let (tenant, store) = (self.state.tenant, &self.state.store);
+            let (tenant, store) = (self.tenant, &self.state.store);
             match store.read_events(tenant, self.scope, self.after, BATCH).await {
                 Ok(batch) if !batch.is_empty() => {
                     self.pending.extend(batch);
@@ -207,7 +222,7 @@ impl OutboxReader {
     }
 
     async fn scope_exists(&self) -> bool {
-        let (tenant, store) = (self.state.tenant, &self.state.store);
+        let (tenant, store) = (self.tenant, &self.state.store);
         let found = match self.scope {
             EventScope::Session(id) => store.get_session(tenant, id).await.map(drop),
             EventScope::Item(id) => store.get_item(tenant, id).await.map(drop),

@@ -1,24 +1,53 @@
-//! What every handler shares: the store, the acting tenant, the change notifier, the settings.
+//! What every handler shares: the store, the change notifier, the limiters, the settings.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use lineup_domain::TenantId;
 use lineup_store::DynStore;
 use tokio::sync::watch;
 
+use crate::auth::limits::{Limiters, RateLimits};
+
 /// Settings of the HTTP API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
     /// How often an idle SSE stream sends a keep-alive comment.
     pub sse_keepalive: Duration,
     /// How long an idle SSE stream waits before it reads the outbox again without being notified
     /// (this catches writes made by other processes).
     pub sse_poll_interval: Duration,
+    /// How long an access token works.
+    pub access_token_ttl: Duration,
+    /// How long a refresh token works (each refresh issues a new one).
+    pub refresh_token_ttl: Duration,
+    /// How long a stream ticket can be redeemed.
+    pub stream_ticket_ttl: Duration,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Origins allowed to call the API from a browser (CORS); empty: same origin only.
+    pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Send `Strict-Transport-Security` (when served over HTTPS).
+    pub hsts: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { sse_keepalive: Duration::from_secs(15), sse_poll_interval: Duration::from_secs(1) }
+        ApiConfig {
+            sse_keepalive: Duration::from_secs(15),
+            sse_poll_interval: Duration::from_secs(1),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            stream_ticket_ttl: Duration::from_secs(60),
+            rate_limits: RateLimits::default(),
+            body_limit_bytes: 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
+            trust_forwarded_for: false,
+            hsts: false,
+        }
     }
 }
 
@@ -27,24 +56,24 @@ impl Default for ApiConfig {
 pub struct AppState {
     /// Where everything is stored.
     pub store: DynStore,
-    /// The tenant every request acts in (until authentication picks it per request).
-    pub tenant: TenantId,
     /// Bumped after every committed change, so idle streams read the outbox at once.
     pub events: watch::Sender<u64>,
     /// Settings.
-    pub config: ApiConfig,
+    pub config: Arc<ApiConfig>,
+    /// The rate limiters built from `config.rate_limits`.
+    pub limits: Arc<Limiters>,
 }
 
 impl AppState {
-    /// State over `store` acting in `tenant`, with default settings and a fresh notifier.
-    pub fn new(store: DynStore, tenant: TenantId) -> Self {
-        AppState { store, tenant, events: watch::Sender::new(0), config: ApiConfig::default() }
+    /// State over `store` with default settings and a fresh notifier.
+    pub fn new(store: DynStore) -> Self {
+        AppState::with_config(store, ApiConfig::default())
     }
 
-    /// The same state with other settings.
-    pub fn with_config(mut self, config: ApiConfig) -> Self {
-        self.config = config;
-        self
+    /// State over `store` with `config`.
+    pub fn with_config(store: DynStore, config: ApiConfig) -> Self {
+        let limits = Arc::new(Limiters::new(&config.rate_limits));
+        AppState { store, events: watch::Sender::new(0), config: Arc::new(config), limits }
     }
 
     /// Wakes every idle stream of this process: call after a change was committed.

@@ -43,3 +43,22 @@ fn every_problem_type_is_documented_in_api_md() {
         assert!(doc.contains(&row), "docs/API.md lacks the problem row starting {row}");
     }
 }
+
+#[test]
+fn the_role_matrix_in_security_md_matches_the_code() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/SECURITY.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/SECURITY.md");
+    let (begin, end) = (lineup_api::security_doc::BEGIN, lineup_api::security_doc::END);
+    let start = doc.find(begin).expect("docs/SECURITY.md has the generated block's BEGIN marker");
+    let stop = doc.find(end).expect("docs/SECURITY.md has the generated block's END marker") + end.len();
+    let generated = lineup_api::security_doc::role_tables();
+    if std::env::var_os("LINEUP_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, format!("{}{generated}{}", &doc[..start], &doc[stop..])).unwrap();
+        return;
+    }
+    assert!(
+        doc[start..stop] == generated,
+        "the role matrix in docs/SECURITY.md differs from the code; run `LINEUP_UPDATE_SNAPSHOTS=1 cargo test -p \
+         lineup-api` and commit the result"
+    );
+}

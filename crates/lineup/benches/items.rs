@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lineup_domain::{Actor, NewApiKey, Role, TenantSpec};
+use lineup_security::TokenKind;
 use lineup_store::DynStore;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -49,17 +51,27 @@ async fn postgres() -> Result<DynStore, String> {
 struct Server {
     base: String,
     http: reqwest::Client,
+    /// `Bearer <admin API key>`.
+    auth: String,
 }
 
 impl Server {
     async fn post(&self, path: &str, body: Value) -> Value {
-        let res = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "POST {path}: {}", res.status());
         res.json().await.unwrap()
     }
 
     async fn get(&self, path: &str) -> Value {
-        let res = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let res =
+            self.http.get(format!("{}{path}", self.base)).header("authorization", &self.auth).send().await.unwrap();
         assert!(res.status().is_success(), "GET {path}: {}", res.status());
         res.json().await.unwrap()
     }
@@ -68,14 +80,21 @@ impl Server {
 async fn run(backend: &str, store: DynStore, large: usize) {
     store.migrate().await.unwrap();
     let tenant = Uuid::new_v4();
-    store.ensure_tenant(tenant, "Bench", &format!("bench-{tenant}")).await.unwrap();
-    let config =
-        lineup_api::ApiConfig { sse_keepalive: Duration::from_secs(15), sse_poll_interval: Duration::from_secs(1) };
-    let app = lineup_api::router(lineup_api::AppState::new(store.clone(), tenant).with_config(config));
+    let actor = Actor::system("bench");
+    let spec = TenantSpec::new("Bench", &format!("bench-{}", tenant.simple()), None).unwrap();
+    store.create_tenant(&actor, tenant, spec).await.unwrap();
+    let key = lineup_security::issue(TokenKind::ApiKey);
+    let new_key = NewApiKey { name: "bench".into(), role: Role::Admin, expires_at: None };
+    let spec = new_key.validate(Uuid::now_v7(), key.display_prefix.clone(), key.hash.0, lineup_store::now_micros());
+    store.create_api_key(&actor, tenant, spec.unwrap()).await.unwrap();
+    // Measures the API, not the limiter: a load test is one client sending as fast as it can.
+    let config = lineup_api::ApiConfig { rate_limits: lineup_api::RateLimits::off(), ..Default::default() };
+    let app = lineup_api::router(lineup_api::AppState::with_config(store.clone(), config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let server = Arc::new(Server { base, http: reqwest::Client::new() });
+    let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, make).await.unwrap() });
+    let server = Arc::new(Server { base, http: reqwest::Client::new(), auth: format!("Bearer {}", key.plain) });
 
     println!("\n== {backend} ==");
     let template = server

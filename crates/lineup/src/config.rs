@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use lineup_api::{ApiConfig, Rate, RateLimits};
+use lineup_security::{SecretBox, SecretKey};
 use serde::Deserialize;
+#[cfg(test)]
 use uuid::Uuid;
-
-/// The tenant a single-office install (and the demo) works in until accounts exist.
-pub const DEFAULT_TENANT: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
 
 /// Flags that override the file; each also reads its `LINEUP_*` variable.
 #[derive(clap::Args, Default)]
@@ -22,6 +23,13 @@ pub struct CliOverrides {
     /// `text` or `json` logs.
     #[arg(long, global = true, env = "LINEUP_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Keys that encrypt stored third-party secrets, `<id>:<base64 of 32 bytes>`, comma-separated;
+    /// the first seals, all open (see `lineup admin generate-secret-key`).
+    #[arg(long, global = true, env = "LINEUP_SECRET_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub secret_keys: Option<Vec<String>>,
+    /// Turn every rate limit off (benchmarks, load tests).
+    #[arg(long, global = true, env = "LINEUP_NO_RATE_LIMITS")]
+    pub no_rate_limits: bool,
 }
 
 /// Log output format.
@@ -39,10 +47,31 @@ struct FileConfig {
     database_url: Option<String>,
     listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
-    tenant_id: Option<Uuid>,
     max_connections: Option<u32>,
     sse_keepalive_secs: Option<u64>,
     sse_poll_millis: Option<u64>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    stream_ticket_ttl_secs: Option<u64>,
+    body_limit_bytes: Option<usize>,
+    cors_allowed_origins: Option<Vec<String>>,
+    trust_forwarded_for: Option<bool>,
+    hsts: Option<bool>,
+    secret_keys: Option<Vec<String>>,
+    #[serde(default)]
+    rate_limits: FileRateLimits,
+}
+
+/// `[rate_limits]`: a rate of 0 turns that limit off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileRateLimits {
+    per_ip_per_second: Option<f64>,
+    per_ip_burst: Option<u32>,
+    per_principal_per_second: Option<f64>,
+    per_principal_burst: Option<u32>,
+    login_per_username_per_minute: Option<u32>,
+    login_per_ip_per_minute: Option<u32>,
 }
 
 /// The effective configuration.
@@ -51,10 +80,11 @@ pub struct Config {
     pub database_url: String,
     pub listen: SocketAddr,
     pub log_format: LogFormat,
-    pub tenant_id: Uuid,
     pub max_connections: u32,
-    pub sse_keepalive_secs: u64,
-    pub sse_poll_millis: u64,
+    /// The HTTP API's settings (streams, tokens, limits, CORS, headers).
+    pub api: ApiConfig,
+    /// Secret keys as given (`<id>:<base64>`), primary first; checked by `load`.
+    pub secret_keys: Vec<String>,
 }
 
 impl Config {
@@ -68,15 +98,73 @@ impl Config {
             None => FileConfig::default(),
         };
         let default_db = if demo { "sqlite://lineup-demo.db" } else { "sqlite://lineup.db" };
-        Ok(Config {
+        let defaults = ApiConfig::default();
+        let secs = |v: Option<u64>, d: Duration| v.map(Duration::from_secs).unwrap_or(d);
+        let mut cors = Vec::new();
+        for origin in file.cors_allowed_origins.unwrap_or_default() {
+            match axum::http::HeaderValue::from_str(&origin) {
+                Ok(v) if origin.starts_with("http://") || origin.starts_with("https://") => cors.push(v),
+                _ => bail!("cors_allowed_origins: '{origin}' is not an origin like https://example.com"),
+            }
+        }
+        let rate_limits =
+            if cli.no_rate_limits { RateLimits::off() } else { file.rate_limits.merge(defaults.rate_limits) };
+        let api = ApiConfig {
+            sse_keepalive: secs(file.sse_keepalive_secs, defaults.sse_keepalive),
+            sse_poll_interval: file.sse_poll_millis.map(Duration::from_millis).unwrap_or(defaults.sse_poll_interval),
+            access_token_ttl: secs(file.access_token_ttl_secs, defaults.access_token_ttl),
+            refresh_token_ttl: secs(file.refresh_token_ttl_secs, defaults.refresh_token_ttl),
+            stream_ticket_ttl: secs(file.stream_ticket_ttl_secs, defaults.stream_ticket_ttl),
+            rate_limits,
+            body_limit_bytes: file.body_limit_bytes.unwrap_or(defaults.body_limit_bytes),
+            cors_allowed_origins: cors,
+            trust_forwarded_for: file.trust_forwarded_for.unwrap_or(defaults.trust_forwarded_for),
+            hsts: file.hsts.unwrap_or(defaults.hsts),
+        };
+        let config = Config {
             database_url: cli.database_url.or(file.database_url).unwrap_or_else(|| default_db.to_string()),
             listen: cli.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             log_format: cli.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
-            tenant_id: file.tenant_id.unwrap_or(DEFAULT_TENANT),
             max_connections: file.max_connections.unwrap_or(16),
-            sse_keepalive_secs: file.sse_keepalive_secs.unwrap_or(15),
-            sse_poll_millis: file.sse_poll_millis.unwrap_or(1000),
-        })
+            api,
+            secret_keys: cli.secret_keys.or(file.secret_keys).unwrap_or_default(),
+        };
+        config.secret_box()?;
+        Ok(config)
+    }
+
+    /// The box that seals stored third-party secrets, or `None` when no key is configured.
+    pub fn secret_box(&self) -> anyhow::Result<Option<SecretBox>> {
+        let mut keys = self
+            .secret_keys
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| SecretKey::parse(k).context("secret_keys"))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter();
+        Ok(keys.next().map(|primary| SecretBox::new(primary, keys.collect())))
+    }
+}
+
+impl FileRateLimits {
+    /// The file's limits over `defaults`; a rate of 0 turns a limit off.
+    fn merge(self, defaults: RateLimits) -> RateLimits {
+        fn rate(per_second: Option<f64>, burst: Option<u32>, default: Option<Rate>) -> Option<Rate> {
+            let d = default.unwrap_or(Rate { per_second: 0.0, burst: 0 });
+            let r = Rate { per_second: per_second.unwrap_or(d.per_second), burst: burst.unwrap_or(d.burst) };
+            (r.per_second > 0.0 && r.burst > 0).then_some(r)
+        }
+        let per_minute = |n: Option<u32>, default: Option<Rate>| match n {
+            Some(0) => None,
+            Some(n) => Some(Rate::per_minute(n, n.clamp(1, 10))),
+            None => default,
+        };
+        RateLimits {
+            per_ip: rate(self.per_ip_per_second, self.per_ip_burst, defaults.per_ip),
+            per_principal: rate(self.per_principal_per_second, self.per_principal_burst, defaults.per_principal),
+            login_per_username: per_minute(self.login_per_username_per_minute, defaults.login_per_username),
+            login_per_ip: per_minute(self.login_per_ip_per_minute, defaults.login_per_ip),
+        }
     }
 }
 
@@ -110,7 +198,45 @@ mod tests {
         assert_eq!(Config::load(Some(&path), cli, false).unwrap().database_url, "postgres://x/y");
         let defaults = Config::load(None, CliOverrides::default(), true).unwrap();
         assert_eq!(defaults.database_url, "sqlite://lineup-demo.db");
-        assert_eq!(defaults.tenant_id, DEFAULT_TENANT);
+        assert_eq!(defaults.api, ApiConfig::default());
+    }
+
+    #[test]
+    fn security_settings_are_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("lineup-config-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lineup.toml");
+        let key = SecretKey::generate("k1");
+        std::fs::write(
+            &path,
+            format!(
+                "access_token_ttl_secs = 60\ncors_allowed_origins = [\"https://wall.example.com\"]\nsecret_keys = [\"{key}\"]\n\
+                 [rate_limits]\nper_ip_per_second = 0\nlogin_per_username_per_minute = 3\n"
+            ),
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), CliOverrides::default(), false).unwrap();
+        assert_eq!(c.api.access_token_ttl, Duration::from_secs(60));
+        assert_eq!(c.api.cors_allowed_origins.len(), 1);
+        assert_eq!(c.api.rate_limits.per_ip, None);
+        assert_eq!(c.api.rate_limits.login_per_username, Some(Rate::per_minute(3, 3)));
+        assert_eq!(c.api.rate_limits.per_principal, RateLimits::default().per_principal);
+        assert_eq!(c.secret_box().unwrap().unwrap().seal("x", "c").split('.').nth(1), Some("k1"));
+
+        std::fs::write(&path, "cors_allowed_origins = [\"*\"]\n").unwrap();
+        assert!(Config::load(Some(&path), CliOverrides::default(), false).is_err());
+        std::fs::write(&path, "secret_keys = [\"k1:tooshort\"]\n").unwrap();
+        assert!(Config::load(Some(&path), CliOverrides::default(), false).is_err());
+        let off = CliOverrides { no_rate_limits: true, ..Default::default() };
+        assert_eq!(Config::load(None, off, false).unwrap().api.rate_limits, RateLimits::off());
+    }
+
+    #[test]
+    fn the_example_deployment_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/lineup.example.toml");
+        let c = Config::load(Some(&path), CliOverrides::default(), false).unwrap();
+        assert_eq!(c.api.rate_limits, RateLimits::default(), "the example spells out the defaults");
+        assert!(c.api.hsts && c.api.trust_forwarded_for);
     }
 
     #[test]

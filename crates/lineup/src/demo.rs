@@ -7,38 +7,77 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use lineup_domain::Role;
 use lineup_domain::{
     Lifecycle, NewItem, NewQueue, NewSession, NewTemplate, NewTemplateStatus, Queue, Session, StatusChangeRequest,
     Transition, TransitionFrom,
 };
-use lineup_store::{DynStore, ItemFilter, PageRequest, SortKey, SortOrder, StoreResult};
+use lineup_store::{DynStore, ItemFilter, PageRequest, SortKey, SortOrder, StoreError, StoreResult};
 use uuid::Uuid;
 
+use crate::admin;
 use crate::config::Config;
 use crate::serve;
+
+/// The demo's tenant (slug `demo`).
+pub const DEMO_TENANT: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
+
+/// The demo's accounts: one per role, named after it, all with the printed password.
+const DEMO_USERS: [(&str, Role); 6] = [
+    ("admin", Role::Admin),
+    ("supervisor", Role::Supervisor),
+    ("analyst", Role::Analyst),
+    ("agent", Role::Agent),
+    ("kiosk", Role::Kiosk),
+    ("display", Role::Display),
+];
 
 /// Sessions are completed and replaced once they hold this many items.
 const ROTATE_AFTER: usize = 400;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = serve::open_migrated(&config).await?;
-    let tenant = config.tenant_id;
-    store.ensure_tenant(tenant, "Demo", "default").await?;
+    let tenant = DEMO_TENANT;
+    let password = std::env::var("LINEUP_DEMO_PASSWORD").unwrap_or_else(|_| lineup_security::generate_password());
+    seed_accounts(&store, &password).await?;
     let queues = seed(&store, tenant).await?;
     let state = serve::app_state(&config, store);
-    tokio::spawn(traffic(state.clone(), queues));
+    tokio::spawn(traffic(state.clone(), tenant, queues));
     let listener = serve::bind(config.listen, true).await?;
-    let banner = Box::new(|addr: SocketAddr| {
+    let banner = Box::new(move |addr: SocketAddr| {
         println!();
         println!("  Lineup demo is running (SQLite, seeded queues, live traffic).");
         println!("  API:      http://{addr}/api/v1/queues");
         println!("  OpenAPI:  http://{addr}/api/v1/openapi.json");
         println!("  Health:   http://{addr}/healthz");
-        println!("  Login:    none needed yet: this build has no accounts (see issue 3); every request acts in the demo tenant.");
+        println!("  Login:    admin / {password}   (tenant demo; POST /api/v1/auth/login)");
+        println!("            supervisor, analyst, agent, kiosk and display share that password.");
         println!("  Stop with Ctrl-C.");
         println!();
     });
     serve::serve_state(state, listener, Some(banner)).await
+}
+
+/// Creates the demo tenant and its accounts once, and sets every account's password to `password`
+/// (so the printed login always works; older logins are signed out).
+async fn seed_accounts(store: &DynStore, password: &str) -> anyhow::Result<()> {
+    let tenant = match store.get_tenant(DEMO_TENANT).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound(_)) => admin::create_tenant(store, DEMO_TENANT, "Demo", "demo").await?,
+        Err(e) => return Err(e.into()),
+    };
+    for (username, role) in DEMO_USERS {
+        match store.find_login(username).await? {
+            Some(found) => admin::set_password(store, tenant.id, found.user_id, password).await?,
+            None => {
+                let email = Some(format!("{username}@demo.lineup.invalid"));
+                let full_name = Some(format!("Demo {username}"));
+                let pw = Some(password.to_string());
+                admin::create_user(store, &tenant, username, email, full_name, role, pw).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn status(label: &str, color: &str) -> NewTemplateStatus {
@@ -139,13 +178,13 @@ async fn current_session(store: &DynStore, tenant: Uuid, queue: &Queue) -> Store
 
 const NAMES: [&str; 8] = ["Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gus", "Hana"];
 
-async fn traffic(state: lineup_api::AppState, queues: Vec<Queue>) {
+async fn traffic(state: lineup_api::AppState, tenant: Uuid, queues: Vec<Queue>) {
     let mut tick: u64 = 0;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         tick += 1;
         let queue = &queues[(tick as usize) % queues.len()];
-        if let Err(e) = step_queue(&state.store, state.tenant, queue, tick).await {
+        if let Err(e) = step_queue(&state.store, tenant, queue, tick).await {
             tracing::warn!(error = %e, queue = %queue.name, "demo traffic step failed");
         }
         state.notify_committed();

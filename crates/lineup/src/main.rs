@@ -1,8 +1,9 @@
-//! The Lineup binary: `lineup serve | demo | migrate`.
+//! The Lineup binary: `lineup serve | demo | migrate | admin ...`.
 //!
 //! It owns process concerns only: configuration, logging, opening the store, composing the API
 //! and shutting down gracefully. Rules live in `lineup-domain`, HTTP in `lineup-api`.
 
+mod admin;
 mod config;
 mod demo;
 mod serve;
@@ -32,6 +33,11 @@ enum Command {
     Demo,
     /// Apply database migrations and exit.
     Migrate,
+    /// Operator set-up: tenants, users, API keys, secret keys.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
 }
 
 #[tokio::main]
@@ -49,5 +55,9 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(database = %storage::redact(&config.database_url), "migrations applied");
             Ok(())
         }
+        Command::Admin { command: command @ admin::AdminCommand::GenerateSecretKey { .. } } => {
+            admin::run_offline(command)
+        }
+        Command::Admin { command } => admin::run(serve::open_migrated(&config).await?, command).await,
     }
 }

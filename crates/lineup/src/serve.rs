@@ -1,7 +1,6 @@
 //! `lineup serve`: open and migrate the store, then serve the API until SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use anyhow::Context;
 use lineup_store::DynStore;
@@ -13,18 +12,16 @@ use crate::storage;
 /// Opens, migrates and serves. `on_listen` is told the bound address.
 pub async fn run(config: Config, on_listen: Option<Box<dyn FnOnce(SocketAddr) + Send>>) -> anyhow::Result<()> {
     let store = open_migrated(&config).await?;
-    store.ensure_tenant(config.tenant_id, "Default", "default").await?;
+    if config.secret_box()?.is_none() {
+        tracing::warn!("no secret_keys configured: third-party credentials (PBX, webhooks) cannot be stored");
+    }
     let state = app_state(&config, store);
     serve_state(state, bind(config.listen, false).await?, on_listen).await
 }
 
-/// The API state for the configured tenant and stream settings.
+/// The API state for the configured settings.
 pub fn app_state(config: &Config, store: DynStore) -> lineup_api::AppState {
-    let api_config = lineup_api::ApiConfig {
-        sse_keepalive: Duration::from_secs(config.sse_keepalive_secs),
-        sse_poll_interval: Duration::from_millis(config.sse_poll_millis),
-    };
-    lineup_api::AppState::new(store, config.tenant_id).with_config(api_config)
+    lineup_api::AppState::with_config(store, config.api.clone())
 }
 
 /// Opens the configured store and applies migrations.
@@ -61,7 +58,9 @@ pub async fn serve_state(
     if let Some(hook) = on_listen {
         hook(addr);
     }
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -44,7 +44,7 @@ pub(crate) async fn append(
 
 /// Events of the tenant in `scope` with `seq > after`, oldest first, at most `limit`.
 pub(crate) async fn read(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tenant: TenantId,
     scope: EventScope,
     after: i64,
@@ -59,7 +59,7 @@ pub(crate) async fn read(
          WHERE tenant_id = $1 AND {column} = $2 AND seq > $3 ORDER BY seq LIMIT $4"
     );
     let rows =
-        sqlx::query(&sql).bind(tenant).bind(id).bind(after).bind(i64::from(limit)).fetch_all(pool).await.map_err(db)?;
+        sqlx::query(&sql).bind(tenant).bind(id).bind(after).bind(i64::from(limit)).fetch_all(conn).await.map_err(db)?;
     rows.iter()
         .map(|row| {
             let event_type: String = col(row, "event_type")?;

@@ -7,7 +7,7 @@ use lineup_domain::{
     TenantId,
 };
 use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, StoreError, StoreResult};
-use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::paging::{self, ValueKind, CREATED_AT, NUMBER};
@@ -20,20 +20,24 @@ const CREATOR: &str = "api";
 
 /// Adds an item to an active session. The session row is locked for the whole transaction, so
 /// `item_seq` hands out gap-free, unique numbers to concurrent creators; a refusal rolls back.
-pub(crate) async fn create(pool: &PgPool, tenant: TenantId, session_id: Uuid, new: NewItem) -> StoreResult<Item> {
+pub(crate) async fn create(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    session_id: Uuid,
+    new: NewItem,
+) -> StoreResult<Item> {
     let (display_name, metadata, requested_status) = new.validate()?;
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
-    let session = sessions::load(&mut *tx, tenant, session_id, Lock::Update).await?;
+    let session = sessions::load(&mut *conn, tenant, session_id, Lock::Update).await?;
     session.session.ensure_active()?;
     check_metadata(session.metadata_schema.as_ref(), &metadata)?;
-    let status_id = start_status(&mut tx, tenant, &session, requested_status).await?;
+    let status_id = start_status(conn, tenant, &session, requested_status).await?;
     let numbered = sqlx::query(
         "UPDATE sessions s SET item_seq = s.item_seq + 1 FROM queues q WHERE s.id = $1 AND q.id = s.queue_id \
          RETURNING s.item_seq, q.prefix",
     )
     .bind(session_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
     let number: i64 = col(&numbered, "item_seq")?;
@@ -62,12 +66,11 @@ pub(crate) async fn create(pool: &PgPool, tenant: TenantId, session_id: Uuid, ne
     .bind(&item.display_name)
     .bind(&item.metadata)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
-    record_move(&mut tx, tenant, item.id, None, status_id, CREATOR, now).await?;
-    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
-    tx.commit().await.map_err(db)?;
+    record_move(conn, tenant, item.id, None, status_id, CREATOR, now).await?;
+    events::append(conn, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
     Ok(item)
 }
 
@@ -100,20 +103,20 @@ async fn load<'e>(conn: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, lock: b
 }
 
 /// One item of a live session of the tenant.
-pub(crate) async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<Item> {
-    load(pool, tenant, id, false).await
+pub(crate) async fn get(conn: &mut PgConnection, tenant: TenantId, id: Uuid) -> StoreResult<Item> {
+    load(conn, tenant, id, false).await
 }
 
 /// A page of a live session's items by number or creation time, optionally in one status.
 pub(crate) async fn list(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tenant: TenantId,
     session_id: Uuid,
     filter: &ItemFilter,
     page: &PageRequest,
 ) -> StoreResult<Page<Item>> {
     let sort = paging::column(page, &[NUMBER, CREATED_AT])?;
-    sessions::load(pool, tenant, session_id, Lock::None).await?;
+    sessions::load(&mut *conn, tenant, session_id, Lock::None).await?;
     let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {ITEM_COLUMNS} FROM items i WHERE i.tenant_id = "));
     qb.push_bind(tenant);
     qb.push(" AND i.session_id = ");
@@ -122,8 +125,8 @@ pub(crate) async fn list(
         qb.push(" AND i.status_id = ");
         qb.push_bind(status_id);
     }
-    paging::push_keyset(&mut qb, page, sort)?;
-    let rows = qb.build().fetch_all(pool).await.map_err(db)?;
+    paging::push_keyset(&mut qb, page, sort, "id")?;
+    let rows = qb.build().fetch_all(conn).await.map_err(db)?;
     let items = rows
         .iter()
         .map(|r| Ok((rows::item(r)?, col::<i64>(r, "number")?)))
@@ -139,11 +142,10 @@ pub(crate) async fn list(
 }
 
 /// Changes an item of an open session; new metadata is checked against the session's schema.
-pub(crate) async fn update(pool: &PgPool, tenant: TenantId, id: Uuid, patch: ItemPatch) -> StoreResult<Item> {
+pub(crate) async fn update(conn: &mut PgConnection, tenant: TenantId, id: Uuid, patch: ItemPatch) -> StoreResult<Item> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut item = load(&mut *tx, tenant, id, true).await?;
-    let session = sessions::load(&mut *tx, tenant, item.session_id, Lock::None).await?;
+    let mut item = load(&mut *conn, tenant, id, true).await?;
+    let session = sessions::load(&mut *conn, tenant, item.session_id, Lock::None).await?;
     session.session.ensure_open()?;
     if patch.apply(&mut item)? {
         check_metadata(session.metadata_schema.as_ref(), &item.metadata)?;
@@ -153,27 +155,25 @@ pub(crate) async fn update(pool: &PgPool, tenant: TenantId, id: Uuid, patch: Ite
         .bind(&item.display_name)
         .bind(&item.metadata)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
-    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemUpdated, &item), now).await?;
-    tx.commit().await.map_err(db)?;
+    events::append(conn, tenant, &DomainEvent::item(EventKind::ItemUpdated, &item), now).await?;
     Ok(item)
 }
 
 /// Moves an item of an open session along the session's machine and records the move.
 pub(crate) async fn change_status(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tenant: TenantId,
     id: Uuid,
     change: StatusChangeRequest,
 ) -> StoreResult<Item> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut item = load(&mut *tx, tenant, id, true).await?;
-    let session = sessions::load(&mut *tx, tenant, item.session_id, Lock::None).await?;
+    let mut item = load(&mut *conn, tenant, id, true).await?;
+    let session = sessions::load(&mut *conn, tenant, item.session_id, Lock::None).await?;
     session.session.ensure_open()?;
-    let all = statuses::of_session(&mut *tx, tenant, item.session_id).await?;
+    let all = statuses::of_session(&mut *conn, tenant, item.session_id).await?;
     let refs = statuses::refs(&all);
     let from = item.status_id;
     let current = refs.iter().copied().find(|s| s.id == from).ok_or_else(|| {
@@ -185,13 +185,12 @@ pub(crate) async fn change_status(
         .bind(id)
         .bind(to)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
     item.status_id = to;
-    record_move(&mut tx, tenant, id, Some(from), to, &actor, now).await?;
-    events::append(&mut tx, tenant, &DomainEvent::item_status_changed(&item, from, &actor), now).await?;
-    tx.commit().await.map_err(db)?;
+    record_move(conn, tenant, id, Some(from), to, &actor, now).await?;
+    events::append(conn, tenant, &DomainEvent::item_status_changed(&item, from, &actor), now).await?;
     Ok(item)
 }
 
@@ -222,15 +221,15 @@ async fn record_move(
 }
 
 /// The status history of a live item, oldest first (insertion order breaks equal timestamps).
-pub(crate) async fn history(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<Vec<ItemHistoryEntry>> {
-    load(pool, tenant, id, false).await?;
+pub(crate) async fn history(conn: &mut PgConnection, tenant: TenantId, id: Uuid) -> StoreResult<Vec<ItemHistoryEntry>> {
+    load(&mut *conn, tenant, id, false).await?;
     let rows = sqlx::query(&format!(
         "SELECT {HISTORY_COLUMNS} FROM item_status_history h WHERE h.tenant_id = $1 AND h.item_id = $2 \
          ORDER BY h.changed_at, h.seq"
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
     .map_err(db)?;
     rows.iter().map(rows::history_entry).collect()

@@ -1,20 +1,46 @@
-//! PostgreSQL implementation of the Lineup [`Store`]: the production and scale-out backend.
+//! PostgreSQL implementation of the Lineup [`Store`] and
+//! [`AccessStore`](lineup_store::AccessStore): the production and scale-out backend.
 //!
 //! This crate owns the PostgreSQL schema (`migrations/postgres`) and the SQL that reads and writes
-//! it. Every mutating call is one transaction that locks what it changes (the queue row for
-//! session numbers, the session row for item numbers), lets `lineup-domain` decide, and writes its
-//! outbox rows last, under one advisory lock, so event sequence numbers grow in commit order.
+//! it. Every tenant-scoped call, reads included, is one transaction that first switches to the
+//! role `lineup_app` and sets `lineup.tenant_id` to its tenant ([`tenant_tx`]), so row-level
+//! security hides and protects every other tenant's rows as a second wall behind the `tenant_id`
+//! each query names. Only the calls through which a request learns its tenant (credential
+//! resolution, tenant lookup) and the store-wide ones (`migrate`, `ping`, `last_event_seq`) run
+//! as the connecting role. A mutating call locks what it changes (the queue row for session
+//! numbers, the session row for item numbers), lets `lineup-domain` decide, writes its audit entry
+//! in the same transaction, and writes its outbox rows last, under one advisory lock, so event
+//! sequence numbers grow in commit order.
 //! It must not decide a rule itself, must not name another backend, and must not return rows of
 //! another tenant or of a soft-deleted session.
 
+/// Runs `$f(&mut tx, $tenant, $args..)` in a [`tenant_tx`] of `$tenant` and commits; an error
+/// drops the transaction, which rolls it back.
+macro_rules! in_tenant {
+    ($pool:expr, $tenant:expr, $f:path $(, $arg:expr)* $(,)?) => {{
+        let tenant: ::lineup_domain::TenantId = $tenant;
+        let mut tx = $crate::tenant_tx($pool, tenant).await?;
+        let out = $f(&mut tx, tenant $(, $arg)*).await?;
+        tx.commit().await.map_err($crate::rows::db)?;
+        Ok(out)
+    }};
+}
+
+mod access;
+mod api_keys;
+mod audit;
 mod events;
 mod items;
+mod logins;
+mod members;
 mod paging;
 mod queues;
 mod rows;
 mod sessions;
 mod statuses;
 mod templates;
+mod tenants;
+mod tickets;
 
 use async_trait::async_trait;
 use lineup_domain::{
@@ -24,9 +50,13 @@ use lineup_domain::{
 };
 use lineup_store::{EventScope, ItemFilter, Page, PageRequest, Store, StoreError, StoreResult, StoredEvent};
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use rows::db;
+
+/// The role tenant-scoped transactions run as; row-level security policies bind it.
+const APP_ROLE: &str = "lineup_app";
 
 /// A Lineup store in a PostgreSQL database, over a connection pool. Cloning shares the pool.
 #[derive(Clone, Debug)]
@@ -43,9 +73,25 @@ impl PostgresStore {
     }
 
     /// The underlying pool, for callers that need PostgreSQL itself (LISTEN/NOTIFY, leases).
+    /// Its connections run as the connecting role, which row-level security does not bind.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Begins a transaction scoped to `tenant`: in one round trip it switches to [`APP_ROLE`] and
+/// sets `lineup.tenant_id`, both for this transaction only (`set_config(.., true)`, like
+/// `SET LOCAL`), so they end with the commit or rollback and never leak into the pool. Inside it,
+/// row-level security shows and accepts only the tenant's rows.
+pub(crate) async fn tenant_tx(pool: &PgPool, tenant: TenantId) -> StoreResult<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query("SELECT set_config('role', $1, true), set_config('lineup.tenant_id', $2, true)")
+        .bind(APP_ROLE)
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    Ok(tx)
 }
 
 #[async_trait]
@@ -58,26 +104,14 @@ impl Store for PostgresStore {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(db)
     }
 
-    async fn ensure_tenant(&self, tenant: TenantId, name: &str, slug: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO tenants (id, name, slug, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-            .bind(tenant)
-            .bind(name)
-            .bind(slug)
-            .bind(lineup_store::now_micros())
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db)
-    }
-
     async fn create_template(&self, tenant: TenantId, new: NewTemplate) -> StoreResult<Template> {
-        templates::create(&self.pool, tenant, new).await
+        in_tenant!(&self.pool, tenant, templates::create, new)
     }
     async fn get_template(&self, tenant: TenantId, id: Uuid) -> StoreResult<Template> {
-        templates::get(&self.pool, tenant, id).await
+        in_tenant!(&self.pool, tenant, templates::get, id)
     }
     async fn list_templates(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Template>> {
-        templates::list(&self.pool, tenant, page).await
+        in_tenant!(&self.pool, tenant, templates::list, page)
     }
     async fn add_template_status(
         &self,
@@ -85,43 +119,43 @@ impl Store for PostgresStore {
         template_id: Uuid,
         new: NewTemplateStatus,
     ) -> StoreResult<TemplateStatus> {
-        templates::add_status(&self.pool, tenant, template_id, new).await
+        in_tenant!(&self.pool, tenant, templates::add_status, template_id, new)
     }
 
     async fn create_queue(&self, tenant: TenantId, new: NewQueue) -> StoreResult<Queue> {
-        queues::create(&self.pool, tenant, new).await
+        in_tenant!(&self.pool, tenant, queues::create, new)
     }
     async fn get_queue(&self, tenant: TenantId, id: Uuid) -> StoreResult<Queue> {
-        queues::get(&self.pool, tenant, id).await
+        in_tenant!(&self.pool, tenant, queues::get, id)
     }
     async fn list_queues(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Queue>> {
-        queues::list(&self.pool, tenant, page).await
+        in_tenant!(&self.pool, tenant, queues::list, page)
     }
     async fn update_queue(&self, tenant: TenantId, id: Uuid, patch: QueuePatch) -> StoreResult<Queue> {
-        queues::update(&self.pool, tenant, id, patch).await
+        in_tenant!(&self.pool, tenant, queues::update, id, patch)
     }
 
     async fn create_session(&self, tenant: TenantId, queue_id: Uuid, new: NewSession) -> StoreResult<Session> {
-        sessions::create(&self.pool, tenant, queue_id, new).await
+        in_tenant!(&self.pool, tenant, sessions::create, queue_id, new)
     }
     async fn get_session(&self, tenant: TenantId, id: Uuid) -> StoreResult<Session> {
-        sessions::get(&self.pool, tenant, id).await
+        in_tenant!(&self.pool, tenant, sessions::get, id)
     }
     async fn list_sessions(&self, tenant: TenantId, queue_id: Uuid, page: &PageRequest) -> StoreResult<Page<Session>> {
-        sessions::list(&self.pool, tenant, queue_id, page).await
+        in_tenant!(&self.pool, tenant, sessions::list, queue_id, page)
     }
     async fn update_session(&self, tenant: TenantId, id: Uuid, patch: SessionPatch) -> StoreResult<Session> {
-        sessions::update(&self.pool, tenant, id, patch).await
+        in_tenant!(&self.pool, tenant, sessions::update, id, patch)
     }
     async fn change_lifecycle(&self, tenant: TenantId, id: Uuid, to: Lifecycle) -> StoreResult<Session> {
-        sessions::change_lifecycle(&self.pool, tenant, id, to).await
+        in_tenant!(&self.pool, tenant, sessions::change_lifecycle, id, to)
     }
     async fn delete_session(&self, tenant: TenantId, id: Uuid) -> StoreResult<()> {
-        sessions::delete(&self.pool, tenant, id).await
+        in_tenant!(&self.pool, tenant, sessions::delete, id)
     }
 
     async fn list_session_statuses(&self, tenant: TenantId, session_id: Uuid) -> StoreResult<Vec<SessionStatus>> {
-        statuses::list(&self.pool, tenant, session_id).await
+        in_tenant!(&self.pool, tenant, statuses::list, session_id)
     }
     async fn update_session_status(
         &self,
@@ -129,14 +163,14 @@ impl Store for PostgresStore {
         id: Uuid,
         patch: SessionStatusPatch,
     ) -> StoreResult<SessionStatus> {
-        statuses::update(&self.pool, tenant, id, patch).await
+        in_tenant!(&self.pool, tenant, statuses::update, id, patch)
     }
 
     async fn create_item(&self, tenant: TenantId, session_id: Uuid, new: NewItem) -> StoreResult<Item> {
-        items::create(&self.pool, tenant, session_id, new).await
+        in_tenant!(&self.pool, tenant, items::create, session_id, new)
     }
     async fn get_item(&self, tenant: TenantId, id: Uuid) -> StoreResult<Item> {
-        items::get(&self.pool, tenant, id).await
+        in_tenant!(&self.pool, tenant, items::get, id)
     }
     async fn list_items(
         &self,
@@ -145,16 +179,16 @@ impl Store for PostgresStore {
         filter: &ItemFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Item>> {
-        items::list(&self.pool, tenant, session_id, filter, page).await
+        in_tenant!(&self.pool, tenant, items::list, session_id, filter, page)
     }
     async fn update_item(&self, tenant: TenantId, id: Uuid, patch: ItemPatch) -> StoreResult<Item> {
-        items::update(&self.pool, tenant, id, patch).await
+        in_tenant!(&self.pool, tenant, items::update, id, patch)
     }
     async fn change_item_status(&self, tenant: TenantId, id: Uuid, change: StatusChangeRequest) -> StoreResult<Item> {
-        items::change_status(&self.pool, tenant, id, change).await
+        in_tenant!(&self.pool, tenant, items::change_status, id, change)
     }
     async fn item_history(&self, tenant: TenantId, id: Uuid) -> StoreResult<Vec<ItemHistoryEntry>> {
-        items::history(&self.pool, tenant, id).await
+        in_tenant!(&self.pool, tenant, items::history, id)
     }
 
     async fn read_events(
@@ -164,7 +198,7 @@ impl Store for PostgresStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<StoredEvent>> {
-        events::read(&self.pool, tenant, scope, after, limit).await
+        in_tenant!(&self.pool, tenant, events::read, scope, after, limit)
     }
     async fn last_event_seq(&self) -> StoreResult<i64> {
         events::last_seq(&self.pool).await

@@ -37,10 +37,17 @@ pub(crate) fn column(page: &PageRequest, accepted: &[SortColumn]) -> StoreResult
     })
 }
 
-/// Appends ` AND <after the cursor> ORDER BY <column>, id LIMIT <limit + 1>` to a query that
-/// ends with its `WHERE` conditions. The cursor condition is
-/// `(col > v) OR (col = v AND id > id0)` ascending, with both comparisons reversed descending.
-pub(crate) fn push_keyset(qb: &mut QueryBuilder<'_, Postgres>, page: &PageRequest, col: SortColumn) -> StoreResult<()> {
+/// Appends ` AND <after the cursor> ORDER BY <column>, <id> LIMIT <limit + 1>` to a query that
+/// ends with its `WHERE` conditions; `id` is the tie-breaking id column (qualified when the query
+/// joins). The cursor condition is the row-value comparison `(col, id) > (v, id0)` ascending (`<`
+/// descending), which PostgreSQL turns into one index range on `(tenant_id, col, id)`; text values
+/// are compared in byte order (`COLLATE "C"`) like the column.
+pub(crate) fn push_keyset(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    page: &PageRequest,
+    col: SortColumn,
+    id: &str,
+) -> StoreResult<()> {
     let (cmp, dir) = match page.order {
         SortOrder::Asc => (">", "ASC"),
         SortOrder::Desc => ("<", "DESC"),
@@ -54,25 +61,19 @@ pub(crate) fn push_keyset(qb: &mut QueryBuilder<'_, Postgres>, page: &PageReques
         if after.sort != page.sort || after.order != page.order || kind != col.kind {
             return Err(StoreError::InvalidPage("the cursor belongs to another sort order".into()));
         }
-        qb.push(format_args!(" AND (({} {cmp} ", col.expr));
-        push_value(qb, &after.value);
-        qb.push(format_args!(") OR ({} = ", col.expr));
-        push_value(qb, &after.value);
-        qb.push(format_args!(" AND id {cmp} "));
+        qb.push(format_args!(" AND ({}, {id}) {cmp} (", col.expr));
+        match &after.value {
+            CursorValue::Int(n) => qb.push_bind(*n),
+            CursorValue::Text(s) => qb.push_bind(s.clone()).push(" COLLATE \"C\""),
+            CursorValue::Time(t) => qb.push_bind(*t),
+        };
+        qb.push(", ");
         qb.push_bind(after.id);
-        qb.push("))");
+        qb.push(")");
     }
-    qb.push(format_args!(" ORDER BY {} {dir}, id {dir} LIMIT ", col.expr));
+    qb.push(format_args!(" ORDER BY {} {dir}, {id} {dir} LIMIT ", col.expr));
     qb.push_bind(page.fetch_limit());
     Ok(())
-}
-
-fn push_value(qb: &mut QueryBuilder<'_, Postgres>, value: &CursorValue) {
-    match value {
-        CursorValue::Int(n) => qb.push_bind(*n),
-        CursorValue::Text(s) => qb.push_bind(s.clone()),
-        CursorValue::Time(t) => qb.push_bind(*t),
-    };
 }
 
 #[cfg(test)]
@@ -84,7 +85,7 @@ mod tests {
     fn sql(page: &PageRequest, col: SortColumn) -> StoreResult<String> {
         let mut qb = QueryBuilder::new("SELECT id FROM t WHERE tenant_id = ");
         qb.push_bind(Uuid::nil());
-        push_keyset(&mut qb, page, col)?;
+        push_keyset(&mut qb, page, col, "id")?;
         Ok(qb.into_sql())
     }
 
@@ -104,8 +105,8 @@ mod tests {
         let next = PageRequest { after: Some(cursor), ..PageRequest::first(SortKey::Name, SortOrder::Desc) };
         assert_eq!(
             sql(&next, NAME).unwrap(),
-            "SELECT id FROM t WHERE tenant_id = $1 AND ((name COLLATE \"C\" < $2) OR (name COLLATE \"C\" = $3 \
-             AND id < $4)) ORDER BY name COLLATE \"C\" DESC, id DESC LIMIT $5"
+            "SELECT id FROM t WHERE tenant_id = $1 AND (name COLLATE \"C\", id) < ($2 COLLATE \"C\", $3) \
+             ORDER BY name COLLATE \"C\" DESC, id DESC LIMIT $4"
         );
     }
 

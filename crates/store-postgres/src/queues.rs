@@ -2,14 +2,14 @@
 
 use lineup_domain::{NewQueue, Queue, QueuePatch, TenantId};
 use lineup_store::{CursorValue, Entity, Page, PageRequest, StoreError, StoreResult};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::paging::{self, ValueKind, CREATED_AT, NAME};
 use crate::rows::{self, db, QUEUE_COLUMNS};
 
 /// Creates a queue over a template of the same tenant; an unknown template is `NotFound`.
-pub(crate) async fn create(pool: &PgPool, tenant: TenantId, new: NewQueue) -> StoreResult<Queue> {
+pub(crate) async fn create(conn: &mut PgConnection, tenant: TenantId, new: NewQueue) -> StoreResult<Queue> {
     let spec = new.validate()?;
     let now = lineup_store::now_micros();
     let queue = Queue {
@@ -32,7 +32,7 @@ pub(crate) async fn create(pool: &PgPool, tenant: TenantId, new: NewQueue) -> St
     .bind(&queue.name)
     .bind(&queue.prefix)
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(db)?;
     if inserted.rows_affected() == 0 {
@@ -42,11 +42,11 @@ pub(crate) async fn create(pool: &PgPool, tenant: TenantId, new: NewQueue) -> St
 }
 
 /// One queue of the tenant.
-pub(crate) async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<Queue> {
+pub(crate) async fn get(conn: &mut PgConnection, tenant: TenantId, id: Uuid) -> StoreResult<Queue> {
     let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
         .map_err(db)?
         .ok_or(StoreError::NotFound(Entity::Queue))?;
@@ -54,12 +54,12 @@ pub(crate) async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResul
 }
 
 /// A page of the tenant's queues by name or creation time.
-pub(crate) async fn list(pool: &PgPool, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Queue>> {
+pub(crate) async fn list(conn: &mut PgConnection, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Queue>> {
     let sort = paging::column(page, &[NAME, CREATED_AT])?;
     let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE tenant_id = "));
     qb.push_bind(tenant);
-    paging::push_keyset(&mut qb, page, sort)?;
-    let rows = qb.build().fetch_all(pool).await.map_err(db)?;
+    paging::push_keyset(&mut qb, page, sort, "id")?;
+    let rows = qb.build().fetch_all(conn).await.map_err(db)?;
     let queues = rows.iter().map(rows::queue).collect::<StoreResult<Vec<_>>>()?;
     Ok(page.finish(queues, |q| {
         let value = match sort.kind {
@@ -70,15 +70,19 @@ pub(crate) async fn list(pool: &PgPool, tenant: TenantId, page: &PageRequest) ->
     }))
 }
 
-/// Applies a patch to a locked queue row; a refused patch stores nothing.
-pub(crate) async fn update(pool: &PgPool, tenant: TenantId, id: Uuid, patch: QueuePatch) -> StoreResult<Queue> {
+/// Applies a patch to a locked queue row; a refused patch writes nothing.
+pub(crate) async fn update(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    patch: QueuePatch,
+) -> StoreResult<Queue> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
     let row =
         sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE"))
             .bind(tenant)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db)?
             .ok_or(StoreError::NotFound(Entity::Queue))?;
@@ -90,9 +94,8 @@ pub(crate) async fn update(pool: &PgPool, tenant: TenantId, id: Uuid, patch: Que
         .bind(&queue.prefix)
         .bind(queue.is_active)
         .bind(queue.updated_at)
-        .execute(&mut *tx)
+        .execute(conn)
         .await
         .map_err(db)?;
-    tx.commit().await.map_err(db)?;
     Ok(queue)
 }

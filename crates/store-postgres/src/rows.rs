@@ -2,7 +2,9 @@
 
 use std::str::FromStr;
 
-use lineup_domain::{Item, ItemHistoryEntry, Lifecycle, Queue, Session, SessionStatus, StatusMachine, TemplateStatus};
+use lineup_domain::{
+    Item, ItemHistoryEntry, Lifecycle, Queue, Role, Session, SessionStatus, StatusMachine, TemplateStatus,
+};
 use lineup_store::{StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{Decode, Postgres, Row, Type};
@@ -115,4 +117,31 @@ pub(crate) fn history_entry(row: &PgRow) -> StoreResult<ItemHistoryEntry> {
         changed_by: col(row, "changed_by")?,
         changed_at: col(row, "changed_at")?,
     })
+}
+
+/// Decodes a stored role.
+pub(crate) fn role(row: &PgRow, name: &str) -> StoreResult<Role> {
+    let value: String = col(row, name)?;
+    Role::parse(&value).ok_or_else(|| StoreError::Backend(format!("unknown role '{value}' in column {name}")))
+}
+
+/// The unique constraint a failed statement violated, if that is why it failed.
+pub(crate) fn unique_violation(e: &sqlx::Error) -> Option<String> {
+    let e = e.as_database_error()?;
+    if e.kind() == sqlx::error::ErrorKind::UniqueViolation {
+        e.constraint().map(str::to_string)
+    } else {
+        None
+    }
+}
+
+/// Turns a violation of one of `conflicts` (constraint name, message) into `Conflict(message)`;
+/// any other error is a backend error.
+pub(crate) fn conflict_or_db(e: sqlx::Error, conflicts: &[(&str, &str)]) -> StoreError {
+    if let Some(constraint) = unique_violation(&e) {
+        if let Some((_, message)) = conflicts.iter().find(|(c, _)| *c == constraint) {
+            return StoreError::Conflict((*message).to_string());
+        }
+    }
+    db(e)
 }

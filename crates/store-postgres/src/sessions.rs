@@ -5,7 +5,7 @@ use lineup_domain::{
     validate_name, DomainError, DomainEvent, Lifecycle, NewSession, Session, SessionPatch, StatusMachine, TenantId,
 };
 use lineup_store::{CursorValue, Entity, Page, PageRequest, StoreError, StoreResult};
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::paging::{self, ValueKind, CREATED_AT, SESSION_NUMBER};
@@ -57,17 +57,21 @@ pub(crate) async fn load<'e>(
 
 /// Opens session N+1 of an active queue. Incrementing `queues.session_seq` locks the queue row
 /// until commit, so concurrent creators get gap-free numbers; a refusal rolls the increment back.
-pub(crate) async fn create(pool: &PgPool, tenant: TenantId, queue_id: Uuid, new: NewSession) -> StoreResult<Session> {
+pub(crate) async fn create(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+    new: NewSession,
+) -> StoreResult<Session> {
     let name = new.name.map(|n| validate_name("name", &n)).transpose()?;
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
     let queue = sqlx::query(
         "UPDATE queues SET session_seq = session_seq + 1 WHERE tenant_id = $1 AND id = $2 \
          RETURNING session_seq, is_active, template_id",
     )
     .bind(tenant)
     .bind(queue_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db)?
     .ok_or(StoreError::NotFound(Entity::Queue))?;
@@ -101,17 +105,16 @@ pub(crate) async fn create(pool: &PgPool, tenant: TenantId, queue_id: Uuid, new:
     .bind(number)
     .bind(now)
     .bind(template_id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
-    clone_template_statuses(&mut tx, tenant, session.id, template_id).await?;
-    tx.commit().await.map_err(db)?;
+    clone_template_statuses(conn, tenant, session.id, template_id).await?;
     Ok(session)
 }
 
 /// Copies the template's statuses into the session, each with a new id.
 async fn clone_template_statuses(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     tenant: TenantId,
     session_id: Uuid,
     template_id: Uuid,
@@ -142,27 +145,27 @@ async fn clone_template_statuses(
 }
 
 /// One live session of the tenant.
-pub(crate) async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<Session> {
-    Ok(load(pool, tenant, id, Lock::None).await?.session)
+pub(crate) async fn get(conn: &mut PgConnection, tenant: TenantId, id: Uuid) -> StoreResult<Session> {
+    Ok(load(conn, tenant, id, Lock::None).await?.session)
 }
 
 /// A page of a queue's live sessions by number or creation time; an unknown queue is `NotFound`.
 pub(crate) async fn list(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tenant: TenantId,
     queue_id: Uuid,
     page: &PageRequest,
 ) -> StoreResult<Page<Session>> {
     let sort = paging::column(page, &[SESSION_NUMBER, CREATED_AT])?;
-    queues::get(pool, tenant, queue_id).await?;
+    queues::get(conn, tenant, queue_id).await?;
     let mut qb =
         QueryBuilder::<Postgres>::new(format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.tenant_id = "));
     qb.push_bind(tenant);
     qb.push(" AND s.queue_id = ");
     qb.push_bind(queue_id);
     qb.push(" AND NOT s.is_deleted");
-    paging::push_keyset(&mut qb, page, sort)?;
-    let rows = qb.build().fetch_all(pool).await.map_err(db)?;
+    paging::push_keyset(&mut qb, page, sort, "id")?;
+    let rows = qb.build().fetch_all(conn).await.map_err(db)?;
     let sessions = rows.iter().map(rows::session).collect::<StoreResult<Vec<_>>>()?;
     Ok(page.finish(sessions, |s| {
         let value = match sort.kind {
@@ -174,52 +177,58 @@ pub(crate) async fn list(
 }
 
 /// Renames a live session.
-pub(crate) async fn update(pool: &PgPool, tenant: TenantId, id: Uuid, patch: SessionPatch) -> StoreResult<Session> {
+pub(crate) async fn update(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    patch: SessionPatch,
+) -> StoreResult<Session> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut session = load(&mut *tx, tenant, id, Lock::Update).await?.session;
+    let mut session = load(&mut *conn, tenant, id, Lock::Update).await?.session;
     patch.apply(&mut session)?;
     sqlx::query("UPDATE sessions SET name = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(&session.name)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(conn)
         .await
         .map_err(db)?;
-    tx.commit().await.map_err(db)?;
     Ok(session)
 }
 
 /// Moves the lifecycle of a live session and writes the event the move emits, if any.
-pub(crate) async fn change_lifecycle(pool: &PgPool, tenant: TenantId, id: Uuid, to: Lifecycle) -> StoreResult<Session> {
+pub(crate) async fn change_lifecycle(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    to: Lifecycle,
+) -> StoreResult<Session> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
-    let mut session = load(&mut *tx, tenant, id, Lock::Update).await?.session;
+    let mut session = load(&mut *conn, tenant, id, Lock::Update).await?.session;
     let event = session.change_lifecycle(to, now)?;
     sqlx::query("UPDATE sessions SET status = $2, ended_at = $3, updated_at = $4 WHERE id = $1")
         .bind(id)
         .bind(session.lifecycle_status.as_str())
         .bind(session.ended_at)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
     if let Some(kind) = event {
-        events::append(&mut tx, tenant, &DomainEvent::session(kind, &session), now).await?;
+        events::append(conn, tenant, &DomainEvent::session(kind, &session), now).await?;
     }
-    tx.commit().await.map_err(db)?;
     Ok(session)
 }
 
 /// Soft-deletes a live session: it and its items disappear from every read.
-pub(crate) async fn delete(pool: &PgPool, tenant: TenantId, id: Uuid) -> StoreResult<()> {
+pub(crate) async fn delete(conn: &mut PgConnection, tenant: TenantId, id: Uuid) -> StoreResult<()> {
     let done = sqlx::query(
         "UPDATE sessions SET is_deleted = true, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND NOT is_deleted",
     )
     .bind(tenant)
     .bind(id)
     .bind(lineup_store::now_micros())
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(db)?;
     if done.rows_affected() == 0 {

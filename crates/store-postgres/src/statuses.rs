@@ -3,7 +3,7 @@
 use lineup_domain::item::StatusRef;
 use lineup_domain::{SessionStatus, SessionStatusPatch, TenantId};
 use lineup_store::{Entity, StoreError, StoreResult};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::rows::{self, col, db, SESSION_STATUS_COLUMNS};
@@ -33,36 +33,39 @@ pub(crate) fn refs(statuses: &[SessionStatus]) -> Vec<StatusRef<'_>> {
 }
 
 /// The statuses of a live session of the tenant; a missing or deleted session is `NotFound`.
-pub(crate) async fn list(pool: &PgPool, tenant: TenantId, session_id: Uuid) -> StoreResult<Vec<SessionStatus>> {
-    sessions::load(pool, tenant, session_id, Lock::None).await?;
-    of_session(pool, tenant, session_id).await
+pub(crate) async fn list(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    session_id: Uuid,
+) -> StoreResult<Vec<SessionStatus>> {
+    sessions::load(&mut *conn, tenant, session_id, Lock::None).await?;
+    of_session(conn, tenant, session_id).await
 }
 
 /// Relabels, recolors or reorders a status of a live session. The session row is locked first
 /// (before any status row, like every writer of a session), and a relabel is carried into the
 /// session's copy of the machine in the same transaction.
 pub(crate) async fn update(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tenant: TenantId,
     id: Uuid,
     patch: SessionStatusPatch,
 ) -> StoreResult<SessionStatus> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
     let session_id: Uuid = sqlx::query(
         "SELECT s.id FROM session_statuses ss JOIN sessions s ON s.id = ss.session_id \
          WHERE ss.tenant_id = $1 AND ss.id = $2 AND NOT s.is_deleted FOR UPDATE OF s",
     )
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db)?
     .map(|row| col(&row, "id"))
     .transpose()?
     .ok_or(StoreError::NotFound(Entity::SessionStatus))?;
-    let mut session = sessions::load(&mut *tx, tenant, session_id, Lock::None).await?;
-    let all = of_session(&mut *tx, tenant, session_id).await?;
+    let mut session = sessions::load(&mut *conn, tenant, session_id, Lock::None).await?;
+    let all = of_session(&mut *conn, tenant, session_id).await?;
     let mut status = all.iter().find(|s| s.id == id).cloned().ok_or(StoreError::NotFound(Entity::SessionStatus))?;
     let others: Vec<&str> = all.iter().filter(|s| s.id != id).map(|s| s.label.as_str()).collect();
     let renamed = patch.apply(&mut status, &others)?;
@@ -71,7 +74,7 @@ pub(crate) async fn update(
         .bind(&status.label)
         .bind(&status.color)
         .bind(status.order)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
     if let Some(old) = renamed {
@@ -81,10 +84,9 @@ pub(crate) async fn update(
             .bind(session_id)
             .bind(&machine)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
     Ok(status)
 }

@@ -7,7 +7,7 @@ use lineup_domain::template::{validate_status, StatusSpec};
 use lineup_domain::{DomainError, NewTemplate, NewTemplateStatus, StatusMachine, Template, TemplateStatus, TenantId};
 use lineup_store::{CursorValue, Entity, Page, PageRequest, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::paging::{self, CREATED_AT, NAME};
@@ -15,13 +15,12 @@ use crate::rows::{self, col, db, TEMPLATE_STATUS_COLUMNS};
 
 const COLUMNS: &str = "id, name, machine, metadata_schema, created_at, updated_at";
 
-/// Validates and stores a template with its statuses in one transaction.
-pub(crate) async fn create(pool: &PgPool, tenant: TenantId, new: NewTemplate) -> StoreResult<Template> {
+/// Validates and stores a template with its statuses.
+pub(crate) async fn create(conn: &mut PgConnection, tenant: TenantId, new: NewTemplate) -> StoreResult<Template> {
     let spec = new.validate()?;
     let now = lineup_store::now_micros();
     let template_id = Uuid::now_v7();
     let machine = serde_json::to_value(&spec.machine).map_err(StoreError::backend)?;
-    let mut tx = pool.begin().await.map_err(db)?;
     sqlx::query(
         "INSERT INTO templates (id, tenant_id, name, machine, metadata_schema, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -32,14 +31,13 @@ pub(crate) async fn create(pool: &PgPool, tenant: TenantId, new: NewTemplate) ->
     .bind(&machine)
     .bind(&spec.metadata_schema)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
     let mut statuses = Vec::with_capacity(spec.statuses.len());
     for s in &spec.statuses {
-        statuses.push(insert_status(&mut tx, tenant, template_id, s).await?);
+        statuses.push(insert_status(conn, tenant, template_id, s).await?);
     }
-    tx.commit().await.map_err(db)?;
     sort_statuses(&mut statuses);
     Ok(Template {
         id: template_id,
@@ -77,32 +75,32 @@ async fn insert_status(
 }
 
 /// One template of the tenant with its statuses.
-pub(crate) async fn get(pool: &PgPool, tenant: TenantId, template_id: Uuid) -> StoreResult<Template> {
+pub(crate) async fn get(conn: &mut PgConnection, tenant: TenantId, template_id: Uuid) -> StoreResult<Template> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM templates WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant)
         .bind(template_id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db)?
         .ok_or(StoreError::NotFound(Entity::Template))?;
-    let statuses = statuses(pool, tenant, template_id).await?;
+    let statuses = statuses(conn, tenant, template_id).await?;
     from_row(&row, statuses)
 }
 
 /// A page of the tenant's templates by name or creation time; statuses come in one extra query.
-pub(crate) async fn list(pool: &PgPool, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Template>> {
+pub(crate) async fn list(conn: &mut PgConnection, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Template>> {
     let sort = paging::column(page, &[NAME, CREATED_AT])?;
     let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {COLUMNS} FROM templates WHERE tenant_id = "));
     qb.push_bind(tenant);
-    paging::push_keyset(&mut qb, page, sort)?;
-    let rows = qb.build().fetch_all(pool).await.map_err(db)?;
+    paging::push_keyset(&mut qb, page, sort, "id")?;
+    let rows = qb.build().fetch_all(&mut *conn).await.map_err(db)?;
     let ids = rows.iter().map(|r| col::<Uuid>(r, "id")).collect::<StoreResult<Vec<_>>>()?;
     let status_rows = sqlx::query(&format!(
         "SELECT {TEMPLATE_STATUS_COLUMNS} FROM template_statuses WHERE tenant_id = $1 AND template_id = ANY($2)"
     ))
     .bind(tenant)
     .bind(&ids)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
     .map_err(db)?;
     let mut by_template: HashMap<Uuid, Vec<TemplateStatus>> = HashMap::new();
@@ -128,29 +126,27 @@ pub(crate) async fn list(pool: &PgPool, tenant: TenantId, page: &PageRequest) ->
 /// Adds a status (after the last one unless an order is given). The template row is locked so
 /// the label check and the insert cannot interleave with another add.
 pub(crate) async fn add_status(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     tenant: TenantId,
     template_id: Uuid,
     new: NewTemplateStatus,
 ) -> StoreResult<TemplateStatus> {
     let now = lineup_store::now_micros();
-    let mut tx = pool.begin().await.map_err(db)?;
     sqlx::query("SELECT id FROM templates WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE")
         .bind(tenant)
         .bind(template_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db)?
         .ok_or(StoreError::NotFound(Entity::Template))?;
-    let existing = statuses(&mut *tx, tenant, template_id).await?;
+    let existing = statuses(&mut *conn, tenant, template_id).await?;
     let next_order = existing.iter().map(|s| s.order.saturating_add(1)).max().unwrap_or(0);
     let spec = validate_status(new, next_order)?;
     if existing.iter().any(|s| s.label == spec.label) {
         return Err(DomainError::DuplicateStatusLabel { label: spec.label }.into());
     }
-    let status = insert_status(&mut tx, tenant, template_id, &spec).await?;
-    touch(&mut tx, template_id, now).await?;
-    tx.commit().await.map_err(db)?;
+    let status = insert_status(conn, tenant, template_id, &spec).await?;
+    touch(conn, template_id, now).await?;
     Ok(status)
 }
 

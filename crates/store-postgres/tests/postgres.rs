@@ -1,12 +1,14 @@
-//! Guarantees of the PostgreSQL backend beyond the conformance suite: the schema's own walls and
+//! Guarantees of the PostgreSQL backend beyond the conformance suite: the schema's own walls,
+//! row-level security on every tenant table (checked on raw connections, below the store), and
 //! the commit order of outbox sequence numbers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use lineup_domain::{NewItem, NewSession};
+use lineup_domain::{Actor, NewItem, NewSession, Role, StatusChangeRequest};
+use lineup_store::conformance::access::{login, new_api_key, new_member, token};
 use lineup_store::conformance::fixture;
-use lineup_store::{DynStore, Store};
+use lineup_store::{DynStore, NewStreamTicket, Store};
 use lineup_store_postgres::PostgresStore;
 use uuid::Uuid;
 
@@ -86,4 +88,249 @@ async fn a_reader_resuming_after_the_last_seen_seq_misses_no_event() {
     let total = poll(0).await.unwrap().len();
     assert_eq!(total, 8 * 25);
     assert_eq!(seen, total, "every event is seen exactly once by a resuming reader");
+}
+
+/// Tables without a tenant that the app role must not touch at all.
+const GLOBAL_TABLES: [&str; 1] = ["_sqlx_migrations"];
+
+/// Every table of the schema that carries a `tenant_id` column, by name: the tables row-level
+/// security must wall off. Read from the catalog, so a new table is checked without being named.
+async fn tenant_tables(pg: &PostgresStore) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.table_name::text FROM information_schema.columns c \
+         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' \
+         ORDER BY 1",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .unwrap();
+    assert!(tables.len() >= 12, "found only {tables:?}");
+    tables
+}
+
+/// The tenant tables and the column naming each row's tenant (`tenants` is keyed by `id`).
+async fn walled_tables(pg: &PostgresStore) -> Vec<(String, &'static str)> {
+    let mut tables: Vec<_> = tenant_tables(pg).await.into_iter().map(|t| (t, "tenant_id")).collect();
+    tables.push(("tenants".into(), "id"));
+    tables
+}
+
+/// A transaction on a raw pool connection acting as the app role, scoped to `tenant` when given,
+/// exactly as the store's own tenant transactions are.
+async fn app_tx(pg: &PostgresStore, tenant: Option<Uuid>) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = pg.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('role', 'lineup_app', true)").execute(&mut *tx).await.unwrap();
+    if let Some(tenant) = tenant {
+        sqlx::query("SELECT set_config('lineup.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let user: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(user, "lineup_app");
+    tx
+}
+
+/// A tenant with rows in every tenant table: a queue, a session and an item that moved (with
+/// their statuses, history and events), a member with a login session, an API key, a stream
+/// ticket and audit entries. Returns the tenant and its member's id.
+async fn populated_tenant(store: &DynStore) -> (Uuid, Uuid) {
+    let f = fixture(store).await;
+    let it = store.create_item(f.tenant, f.session.id, item("Ann")).await.unwrap();
+    let call = StatusChangeRequest { transition: Some("call".into()), ..Default::default() };
+    store.change_item_status(f.tenant, it.id, call).await.unwrap();
+    let member = new_member(store, f.tenant, Role::Agent).await;
+    let now = lineup_store::now_micros();
+    let (_, tokens) = login(store, f.tenant, member.id, now).await;
+    let principal = store.resolve_access_token(&tokens.access_hash, now).await.unwrap().unwrap();
+    let ticket = NewStreamTicket { hash: token(), expires_at: now + chrono::Duration::minutes(5) };
+    store.create_stream_ticket(&principal, ticket).await.unwrap();
+    let (key, _) = new_api_key(store, f.tenant, Role::Display).await;
+    store.revoke_api_key(&Actor::system("rls test"), f.tenant, key.id, now).await.unwrap();
+    (f.tenant, member.id)
+}
+
+/// How many rows of `table` the connection sees with `column` = `tenant`.
+async fn count(conn: &mut sqlx::PgConnection, table: &str, column: &str, tenant: Uuid) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\" = $1"))
+        .bind(tenant)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_sees_only_its_own_tenants_rows_in_every_tenant_table() {
+    let pg = postgres_store().await;
+    let store: DynStore = Arc::new(pg.clone());
+    let (a, a_user) = populated_tenant(&store).await;
+    let (b, b_user) = populated_tenant(&store).await;
+    let mut owner = pg.pool().acquire().await.unwrap();
+    for (table, column) in walled_tables(&pg).await {
+        assert!(
+            count(&mut owner, &table, column, b).await > 0,
+            "{table}: populated_tenant must give every tenant table rows, or this test proves nothing for it"
+        );
+    }
+    let mut tx = app_tx(&pg, Some(a)).await;
+    for (table, column) in walled_tables(&pg).await {
+        assert!(count(&mut tx, &table, column, a).await > 0, "{table}: the tenant sees its own rows");
+        assert_eq!(count(&mut tx, &table, column, b).await, 0, "{table}: another tenant's rows are invisible");
+        let foreign: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\" <> $1"))
+            .bind(a)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(foreign, 0, "{table}: no row of any other tenant is visible");
+    }
+    let users: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM users").fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(users, [a_user], "accounts are visible only through a membership of the tenant");
+    assert!(!users.contains(&b_user));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_cannot_write_rows_of_another_tenant() {
+    let pg = postgres_store().await;
+    let store: DynStore = Arc::new(pg.clone());
+    let (a, _) = populated_tenant(&store).await;
+    let (b, b_user) = populated_tenant(&store).await;
+    for (table, column) in walled_tables(&pg).await {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER' \
+             AND (is_identity = 'NO' OR identity_generation = 'BY DEFAULT') ORDER BY ordinal_position",
+        )
+        .bind(&table)
+        .fetch_all(pg.pool())
+        .await
+        .unwrap();
+        let list = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        let values = columns
+            .iter()
+            .map(|c| if c == column { "$2::uuid".to_string() } else { format!("\"{c}\"") })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // A copy of one of the tenant's own rows, relabelled as the other tenant's.
+        let insert = format!(
+            "INSERT INTO \"{table}\" ({list}) SELECT {values} FROM \"{table}\" WHERE \"{column}\" = $1 LIMIT 1"
+        );
+        let mut tx = app_tx(&pg, Some(a)).await;
+        let err = sqlx::query(&insert).bind(a).bind(b).execute(&mut *tx).await.unwrap_err();
+        assert!(err.to_string().contains("row-level security"), "{table}: inserting B's row: {err}");
+        drop(tx);
+        let mut tx = app_tx(&pg, Some(a)).await;
+        let moved = format!("UPDATE \"{table}\" SET \"{column}\" = $2 WHERE \"{column}\" = $1");
+        let err = sqlx::query(&moved).bind(a).bind(b).execute(&mut *tx).await.unwrap_err();
+        assert!(err.to_string().contains("row-level security"), "{table}: moving a row to B: {err}");
+        drop(tx);
+        let mut tx = app_tx(&pg, Some(a)).await;
+        let touched = format!("UPDATE \"{table}\" SET \"{column}\" = \"{column}\" WHERE \"{column}\" = $1");
+        let updated = sqlx::query(&touched).bind(b).execute(&mut *tx).await.unwrap().rows_affected();
+        let deleted = sqlx::query(&format!("DELETE FROM \"{table}\" WHERE \"{column}\" = $1"))
+            .bind(b)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!((updated, deleted), (0, 0), "{table}: B's rows cannot be changed or deleted");
+    }
+    let mut tx = app_tx(&pg, Some(a)).await;
+    let renamed = sqlx::query("UPDATE users SET full_name = 'stolen' WHERE id = $1").bind(b_user).execute(&mut *tx);
+    assert_eq!(renamed.await.unwrap().rows_affected(), 0, "another tenant's account cannot be changed");
+    tx.commit().await.unwrap();
+    let mut tx = app_tx(&pg, Some(a)).await;
+    let planted = sqlx::query(
+        "INSERT INTO users (id, username, email, full_name, password_hash, home_tenant_id, created_at, updated_at) \
+         VALUES ($1, $2, $2 || '@example.com', 'Planted', 'x', $3, now(), now())",
+    )
+    .bind(Uuid::new_v4())
+    .bind(format!("planted-{}", Uuid::new_v4().simple()))
+    .bind(b)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(planted.to_string().contains("row-level security"), "an account homed in B: {planted}");
+    drop(tx);
+    let mut owner = pg.pool().acquire().await.unwrap();
+    for (table, column) in walled_tables(&pg).await {
+        assert!(count(&mut owner, &table, column, b).await > 0, "{table}: B's rows are all still there");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_tenant_set_the_app_role_sees_and_writes_nothing() {
+    let pg = postgres_store().await;
+    let store: DynStore = Arc::new(pg.clone());
+    populated_tenant(&store).await;
+    let mut tables = walled_tables(&pg).await;
+    tables.push(("users".into(), "id"));
+    let mut tx = app_tx(&pg, None).await;
+    for (table, _) in &tables {
+        let n: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM \"{table}\"")).fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(n, 0, "{table}: no tenant, no rows");
+    }
+    let err =
+        sqlx::query("INSERT INTO tenants (id, name, slug, created_at, updated_at) VALUES ($1, 'x', $2, now(), now())")
+            .bind(Uuid::new_v4())
+            .bind(format!("rls-{}", Uuid::new_v4().simple()))
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+}
+
+#[tokio::test]
+async fn every_tenant_table_has_row_level_security_with_a_policy_for_the_app_role() {
+    let pg = postgres_store().await;
+    let mut tables = tenant_tables(&pg).await;
+    tables.extend(["tenants".to_string(), "users".to_string()]);
+    for table in &tables {
+        let (enabled, policies): (bool, Vec<String>) = sqlx::query_as(
+            "SELECT c.relrowsecurity, \
+             ARRAY(SELECT p.policyname::text FROM pg_policies p \
+                   WHERE p.schemaname = 'public' AND p.tablename = c.relname AND 'lineup_app' = ANY (p.roles)) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relname = $1",
+        )
+        .bind(table)
+        .fetch_one(pg.pool())
+        .await
+        .unwrap();
+        assert!(enabled, "{table}: row-level security is not enabled");
+        assert!(!policies.is_empty(), "{table}: no policy binds lineup_app");
+    }
+    // Every other table is global on purpose, and the app role cannot touch it.
+    let all: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .unwrap();
+    for table in all.iter().filter(|t| !tables.contains(t)) {
+        assert!(GLOBAL_TABLES.contains(&table.as_str()), "{table} has no tenant_id and no row-level security");
+        let usable: bool =
+            sqlx::query_scalar("SELECT has_table_privilege('lineup_app', $1, 'SELECT, INSERT, UPDATE, DELETE')")
+                .bind(format!("public.\"{table}\""))
+                .fetch_one(pg.pool())
+                .await
+                .unwrap();
+        assert!(!usable, "{table}: the app role must not touch it");
+    }
+    let settable: Vec<String> = sqlx::query_scalar(
+        "SELECT sequence_name::text FROM information_schema.sequences WHERE sequence_schema = 'public' \
+         AND has_sequence_privilege('lineup_app', format('public.%I', sequence_name), 'UPDATE')",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .unwrap();
+    assert!(settable.is_empty(), "the app role could setval {settable:?} (and send outbox seq backwards)");
+    let (superuser, bypass): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'lineup_app'")
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    assert!(!superuser && !bypass, "the app role must not bypass row-level security");
 }

@@ -3,6 +3,7 @@
 //! is time order), JSON as TEXT.
 
 use chrono::{DateTime, Utc};
+use lineup_domain::Role;
 use lineup_store::{CursorValue, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -18,6 +19,11 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// An instant as it reads back once stored: truncated to the microsecond (as `ts` writes it).
+pub(crate) fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 /// JSON as stored.
 pub(crate) fn json(v: &serde_json::Value) -> String {
     v.to_string()
@@ -26,6 +32,28 @@ pub(crate) fn json(v: &serde_json::Value) -> String {
 /// Maps any database error to a backend error.
 pub(crate) fn db(e: sqlx::Error) -> StoreError {
     StoreError::backend(e)
+}
+
+/// Turns a violation of one of `conflicts` (the columns SQLite names in its message, e.g.
+/// `users.email`, and what a clash means) into `Conflict(message)`; any other error is a backend
+/// error.
+pub(crate) fn conflict_or_db(e: sqlx::Error, conflicts: &[(&str, &str)]) -> StoreError {
+    if let Some(columns) = unique_violation(&e) {
+        if let Some((_, message)) = conflicts.iter().find(|(c, _)| *c == columns) {
+            return StoreError::Conflict((*message).to_string());
+        }
+    }
+    db(e)
+}
+
+/// The columns of the unique constraint (or primary key) a failed statement violated, as SQLite
+/// lists them: `UNIQUE constraint failed: memberships.tenant_id, memberships.user_id`.
+fn unique_violation(e: &sqlx::Error) -> Option<&str> {
+    let e = e.as_database_error()?;
+    if e.kind() != sqlx::error::ErrorKind::UniqueViolation {
+        return None;
+    }
+    e.message().strip_prefix("UNIQUE constraint failed: ")
 }
 
 fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
@@ -57,6 +85,10 @@ pub(crate) trait RowExt {
     }
     fn flag(&self, col: &str) -> StoreResult<bool> {
         Ok(self.int(col)? != 0)
+    }
+    fn role(&self, col: &str) -> StoreResult<Role> {
+        let value = self.text(col)?;
+        Role::parse(&value).ok_or_else(|| corrupt(col, format!("unknown role '{value}'")))
     }
 }
 

@@ -1,17 +1,25 @@
-//! SQLite implementation of the Lineup [`Store`]: the embedded default, one file, WAL mode.
+//! SQLite implementation of the Lineup [`Store`] and
+//! [`AccessStore`](lineup_store::AccessStore): the embedded default, one file, WAL mode.
 //!
 //! All writes go through one connection (a pool of size one), so write transactions are
 //! serialised in the process and item and session numbers are gap-free without retries; reads
 //! use a separate pool and never wait for writers (WAL). This crate owns SQL for SQLite only;
 //! every rule is decided by `lineup-domain` inside the write transaction.
 
+mod access;
+mod api_keys;
+mod audit;
 mod codec;
 mod events;
 mod items;
+mod logins;
+mod members;
 mod paging;
 mod queues;
 mod sessions;
 mod templates;
+mod tenants;
+mod tickets;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -76,18 +84,6 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ()).map_err(db)
-    }
-
-    async fn ensure_tenant(&self, tenant: TenantId, name: &str, slug: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO tenants (id, name, slug, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(codec::id(tenant))
-            .bind(name)
-            .bind(slug)
-            .bind(codec::ts(lineup_store::now_micros()))
-            .execute(&self.writer)
-            .await
-            .map(|_| ())
-            .map_err(db)
     }
 
     async fn create_template(&self, tenant: TenantId, new: NewTemplate) -> StoreResult<Template> {

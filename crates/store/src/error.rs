@@ -13,6 +13,9 @@ pub enum Entity {
     Session,
     SessionStatus,
     Item,
+    User,
+    ApiKey,
+    LoginSession,
 }
 
 impl fmt::Display for Entity {
@@ -24,6 +27,9 @@ impl fmt::Display for Entity {
             Entity::Session => "session",
             Entity::SessionStatus => "session status",
             Entity::Item => "item",
+            Entity::User => "user",
+            Entity::ApiKey => "API key",
+            Entity::LoginSession => "login session",
         })
     }
 }
@@ -40,6 +46,10 @@ pub enum StoreError {
     /// A page request this list cannot serve: a foreign cursor or a limit out of range.
     #[error("invalid page request: {0}")]
     InvalidPage(String),
+    /// The change conflicts with what is stored (a taken username or slug, an account managed by
+    /// another tenant); nothing was stored. The text says what, for people.
+    #[error("{0}")]
+    Conflict(String),
     /// The database failed; nothing was stored.
     #[error("storage backend error: {0}")]
     Backend(String),

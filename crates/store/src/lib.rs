@@ -4,6 +4,7 @@
 //! This crate owns the storage contract. It must not name a backend or a SQL dialect; rules are
 //! decided by `lineup-domain`, which every backend calls inside its transactions.
 
+pub mod access;
 pub mod conformance;
 pub mod error;
 pub mod page;
@@ -19,6 +20,10 @@ use lineup_domain::{
 };
 use uuid::Uuid;
 
+pub use access::{
+    AccessStore, LoginCandidate, LoginMembership, NewLoginSession, NewStreamTicket, RefreshOutcome, TokenHash,
+    TokenPair,
+};
 pub use error::{Entity, StoreError};
 pub use page::{Cursor, CursorValue, Page, PageRequest, SortKey, SortOrder};
 
@@ -60,13 +65,11 @@ pub struct ItemFilter {
 /// `NotFound`, exactly as if it did not exist. Every mutating method runs in one transaction
 /// that also writes the outbox rows of the events it causes; a refused change stores nothing.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccessStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;
-    /// Creates the tenant if it does not exist (idempotent).
-    async fn ensure_tenant(&self, tenant: TenantId, name: &str, slug: &str) -> StoreResult<()>;
 
     /// Validates and stores a template with its statuses.
     async fn create_template(&self, tenant: TenantId, new: NewTemplate) -> StoreResult<Template>;
@@ -145,6 +148,11 @@ pub trait Store: Send + Sync + 'static {
 /// The instant a store stamps on a change: now, truncated to microseconds so every backend
 /// stores and returns exactly the same value.
 pub fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).expect("current time is in range")
+    to_micros(Utc::now())
+}
+
+/// An instant as every backend keeps it: truncated to whole microseconds. A store applies it to
+/// a caller's instant it both stores and returns, so the call returns what later reads return.
+pub fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).expect("an instant within chrono's range")
 }

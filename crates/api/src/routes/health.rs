@@ -26,14 +26,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Healthy", body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()), responses((status = 200, description = "Healthy", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     ok()
 }
 
 /// The process can serve requests: the database answers.
 #[utoipa::path(
-    get, path = "/readyz", tag = "health",
+    get, path = "/readyz", tag = "health", security(()),
     responses((status = 200, description = "Healthy", body = Health), (status = 503, response = crate::error::ProblemResponse))
 )]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {

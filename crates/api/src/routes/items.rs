@@ -9,6 +9,7 @@ use lineup_store::{ItemFilter, Page};
 use uuid::Uuid;
 
 use super::{created, V1};
+use crate::auth::{need, Authorized};
 use crate::error::{ApiResult, ProblemResponse};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ItemListQuery};
 use crate::AppState;
@@ -41,10 +42,11 @@ pub fn routes() -> Router<AppState> {
 )]
 pub async fn create_item(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemCreate>,
     ApiPath(session_id): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewItem>,
 ) -> ApiResult<Response> {
-    let item = state.store.create_item(state.tenant, session_id, new).await?;
+    let item = state.store.create_item(auth.tenant(), session_id, new).await?;
     state.notify_committed();
     Ok(created(Some(format!("{V1}/items/{}", item.id)), item))
 }
@@ -61,13 +63,14 @@ pub async fn create_item(
 )]
 pub async fn list_items(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemRead>,
     ApiPath(session_id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<ItemListQuery>,
 ) -> ApiResult<Json<Page<Item>>> {
     let page = q.page()?;
-    state.store.get_session(state.tenant, session_id).await?;
+    state.store.get_session(auth.tenant(), session_id).await?;
     let filter = ItemFilter { status_id: q.status };
-    Ok(Json(state.store.list_items(state.tenant, session_id, &filter, &page).await?))
+    Ok(Json(state.store.list_items(auth.tenant(), session_id, &filter, &page).await?))
 }
 
 /// Reads one item.
@@ -76,8 +79,12 @@ pub async fn list_items(
     params(("id" = Uuid, Path, description = "Item id")),
     responses((status = 200, description = "The item", body = Item), (status = 404, response = ProblemResponse))
 )]
-pub async fn get_item(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Item>> {
-    Ok(Json(state.store.get_item(state.tenant, id).await?))
+pub async fn get_item(
+    State(state): State<AppState>,
+    auth: Authorized<need::ItemRead>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Item>> {
+    Ok(Json(state.store.get_item(auth.tenant(), id).await?))
 }
 
 /// Changes an item's display name or metadata; emits `item_updated`. Its session never changes.
@@ -98,10 +105,11 @@ pub async fn get_item(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>)
 )]
 pub async fn update_item(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemUpdate>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<ItemPatch>,
 ) -> ApiResult<Json<Item>> {
-    let item = state.store.update_item(state.tenant, id, patch).await?;
+    let item = state.store.update_item(auth.tenant(), id, patch).await?;
     state.notify_committed();
     Ok(Json(item))
 }
@@ -124,10 +132,11 @@ pub async fn update_item(
 )]
 pub async fn change_item_status(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemUpdate>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(change): ApiJson<StatusChangeRequest>,
 ) -> ApiResult<Json<Item>> {
-    let item = state.store.change_item_status(state.tenant, id, change).await?;
+    let item = state.store.change_item_status(auth.tenant(), id, change).await?;
     state.notify_committed();
     Ok(Json(item))
 }
@@ -140,7 +149,8 @@ pub async fn change_item_status(
 )]
 pub async fn item_history(
     State(state): State<AppState>,
+    auth: Authorized<need::ItemRead>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<ItemHistoryEntry>>> {
-    Ok(Json(state.store.item_history(state.tenant, id).await?))
+    Ok(Json(state.store.item_history(auth.tenant(), id).await?))
 }

@@ -1,16 +1,21 @@
 //! The REST handlers, one module per resource. A handler parses, calls the store, bumps the
 //! notifier after a committed change, and maps the result; nothing else.
 
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
 pub mod health;
 pub mod items;
 pub mod queues;
 pub mod sessions;
 pub mod templates;
+pub mod tenant;
+pub mod users;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lineup_domain::{Item, Queue, Session, Template};
+use lineup_domain::{ApiKey, AuditEntry, Item, Member, Queue, Session, Template};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -56,4 +61,16 @@ page_schema! {
 page_schema! {
     /// A page of templates.
     TemplatePage, Template
+}
+page_schema! {
+    /// A page of users.
+    MemberPage, Member
+}
+page_schema! {
+    /// A page of API keys.
+    ApiKeyPage, ApiKey
+}
+page_schema! {
+    /// A page of audit entries.
+    AuditPage, AuditEntry
 }

@@ -9,6 +9,7 @@ use lineup_store::Page;
 use uuid::Uuid;
 
 use super::{created, V1};
+use crate::auth::{need, Authorized};
 use crate::error::{ApiResult, ProblemResponse};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, NameListQuery};
 use crate::AppState;
@@ -34,8 +35,12 @@ pub fn routes() -> Router<AppState> {
         (status = 422, response = ProblemResponse),
     )
 )]
-pub async fn create_queue(State(state): State<AppState>, ApiJson(new): ApiJson<NewQueue>) -> ApiResult<Response> {
-    let queue = state.store.create_queue(state.tenant, new).await?;
+pub async fn create_queue(
+    State(state): State<AppState>,
+    auth: Authorized<need::QueueManage>,
+    ApiJson(new): ApiJson<NewQueue>,
+) -> ApiResult<Response> {
+    let queue = state.store.create_queue(auth.tenant(), new).await?;
     state.notify_committed();
     Ok(created(Some(format!("{V1}/queues/{}", queue.id)), queue))
 }
@@ -48,9 +53,10 @@ pub async fn create_queue(State(state): State<AppState>, ApiJson(new): ApiJson<N
 )]
 pub async fn list_queues(
     State(state): State<AppState>,
+    auth: Authorized<need::QueueRead>,
     ApiQuery(q): ApiQuery<NameListQuery>,
 ) -> ApiResult<Json<Page<Queue>>> {
-    Ok(Json(state.store.list_queues(state.tenant, &q.page()?).await?))
+    Ok(Json(state.store.list_queues(auth.tenant(), &q.page()?).await?))
 }
 
 /// Reads one queue.
@@ -59,8 +65,12 @@ pub async fn list_queues(
     params(("id" = Uuid, Path, description = "Queue id")),
     responses((status = 200, description = "The queue", body = Queue), (status = 404, response = ProblemResponse))
 )]
-pub async fn get_queue(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Queue>> {
-    Ok(Json(state.store.get_queue(state.tenant, id).await?))
+pub async fn get_queue(
+    State(state): State<AppState>,
+    auth: Authorized<need::QueueRead>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Queue>> {
+    Ok(Json(state.store.get_queue(auth.tenant(), id).await?))
 }
 
 /// Renames, re-prefixes, deactivates or reactivates a queue.
@@ -77,10 +87,11 @@ pub async fn get_queue(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>
 )]
 pub async fn update_queue(
     State(state): State<AppState>,
+    auth: Authorized<need::QueueManage>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<QueuePatch>,
 ) -> ApiResult<Json<Queue>> {
-    let queue = state.store.update_queue(state.tenant, id, patch).await?;
+    let queue = state.store.update_queue(auth.tenant(), id, patch).await?;
     state.notify_committed();
     Ok(Json(queue))
 }
@@ -91,9 +102,13 @@ pub async fn update_queue(
     params(("id" = Uuid, Path, description = "Queue id")),
     responses((status = 200, description = "The deactivated queue", body = Queue), (status = 404, response = ProblemResponse))
 )]
-pub async fn deactivate_queue(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Queue>> {
+pub async fn deactivate_queue(
+    State(state): State<AppState>,
+    auth: Authorized<need::QueueManage>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Queue>> {
     let patch = QueuePatch { is_active: Some(false), ..QueuePatch::default() };
-    let queue = state.store.update_queue(state.tenant, id, patch).await?;
+    let queue = state.store.update_queue(auth.tenant(), id, patch).await?;
     state.notify_committed();
     Ok(Json(queue))
 }

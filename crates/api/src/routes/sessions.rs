@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{created, V1};
+use crate::auth::{need, Authorized};
 use crate::error::{ApiResult, ProblemResponse};
 use crate::extract::{ApiJson, ApiJsonOrDefault, ApiPath, ApiQuery, SessionListQuery};
 use crate::AppState;
@@ -55,10 +56,11 @@ pub struct LifecycleChange {
 )]
 pub async fn create_session(
     State(state): State<AppState>,
+    auth: Authorized<need::SessionManage>,
     ApiPath(queue_id): ApiPath<Uuid>,
     ApiJsonOrDefault(new): ApiJsonOrDefault<NewSession>,
 ) -> ApiResult<Response> {
-    let session = state.store.create_session(state.tenant, queue_id, new).await?;
+    let session = state.store.create_session(auth.tenant(), queue_id, new).await?;
     state.notify_committed();
     Ok(created(Some(format!("{V1}/sessions/{}", session.id)), session))
 }
@@ -75,12 +77,13 @@ pub async fn create_session(
 )]
 pub async fn list_sessions(
     State(state): State<AppState>,
+    auth: Authorized<need::SessionRead>,
     ApiPath(queue_id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<SessionListQuery>,
 ) -> ApiResult<Json<Page<Session>>> {
     let page = q.page()?;
-    state.store.get_queue(state.tenant, queue_id).await?;
-    Ok(Json(state.store.list_sessions(state.tenant, queue_id, &page).await?))
+    state.store.get_queue(auth.tenant(), queue_id).await?;
+    Ok(Json(state.store.list_sessions(auth.tenant(), queue_id, &page).await?))
 }
 
 /// Reads one session.
@@ -89,8 +92,12 @@ pub async fn list_sessions(
     params(("id" = Uuid, Path, description = "Session id")),
     responses((status = 200, description = "The session", body = Session), (status = 404, response = ProblemResponse))
 )]
-pub async fn get_session(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Session>> {
-    Ok(Json(state.store.get_session(state.tenant, id).await?))
+pub async fn get_session(
+    State(state): State<AppState>,
+    auth: Authorized<need::SessionRead>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(state.store.get_session(auth.tenant(), id).await?))
 }
 
 /// Renames a session.
@@ -107,10 +114,11 @@ pub async fn get_session(State(state): State<AppState>, ApiPath(id): ApiPath<Uui
 )]
 pub async fn update_session(
     State(state): State<AppState>,
+    auth: Authorized<need::SessionManage>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SessionPatch>,
 ) -> ApiResult<Json<Session>> {
-    let session = state.store.update_session(state.tenant, id, patch).await?;
+    let session = state.store.update_session(auth.tenant(), id, patch).await?;
     state.notify_committed();
     Ok(Json(session))
 }
@@ -132,10 +140,11 @@ pub async fn update_session(
 )]
 pub async fn change_lifecycle(
     State(state): State<AppState>,
+    auth: Authorized<need::SessionManage>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(change): ApiJson<LifecycleChange>,
 ) -> ApiResult<Json<Session>> {
-    let session = state.store.change_lifecycle(state.tenant, id, change.lifecycle_status).await?;
+    let session = state.store.change_lifecycle(auth.tenant(), id, change.lifecycle_status).await?;
     state.notify_committed();
     Ok(Json(session))
 }
@@ -146,8 +155,12 @@ pub async fn change_lifecycle(
     params(("id" = Uuid, Path, description = "Session id")),
     responses((status = 204, description = "Deleted"), (status = 404, response = ProblemResponse))
 )]
-pub async fn delete_session(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
-    state.store.delete_session(state.tenant, id).await?;
+pub async fn delete_session(
+    State(state): State<AppState>,
+    auth: Authorized<need::SessionManage>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_session(auth.tenant(), id).await?;
     state.notify_committed();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -160,9 +173,10 @@ pub async fn delete_session(State(state): State<AppState>, ApiPath(id): ApiPath<
 )]
 pub async fn list_session_statuses(
     State(state): State<AppState>,
+    auth: Authorized<need::SessionRead>,
     ApiPath(session_id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<SessionStatus>>> {
-    Ok(Json(state.store.list_session_statuses(state.tenant, session_id).await?))
+    Ok(Json(state.store.list_session_statuses(auth.tenant(), session_id).await?))
 }
 
 /// Relabels, recolors or reorders a session status (the template is not touched).
@@ -182,10 +196,11 @@ pub async fn list_session_statuses(
 )]
 pub async fn update_session_status(
     State(state): State<AppState>,
+    auth: Authorized<need::SessionManage>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SessionStatusPatch>,
 ) -> ApiResult<Json<SessionStatus>> {
-    let status = state.store.update_session_status(state.tenant, id, patch).await?;
+    let status = state.store.update_session_status(auth.tenant(), id, patch).await?;
     state.notify_committed();
     Ok(Json(status))
 }

@@ -9,6 +9,7 @@ use lineup_store::Page;
 use uuid::Uuid;
 
 use super::{created, V1};
+use crate::auth::{need, Authorized};
 use crate::error::{ApiResult, ProblemResponse};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, NameListQuery};
 use crate::AppState;
@@ -29,9 +30,10 @@ pub fn routes() -> Router<AppState> {
 )]
 pub async fn list_templates(
     State(state): State<AppState>,
+    auth: Authorized<need::TemplateRead>,
     ApiQuery(q): ApiQuery<NameListQuery>,
 ) -> ApiResult<Json<Page<Template>>> {
-    Ok(Json(state.store.list_templates(state.tenant, &q.page()?).await?))
+    Ok(Json(state.store.list_templates(auth.tenant(), &q.page()?).await?))
 }
 
 /// Creates a template with its statuses, machine and optional metadata schema.
@@ -48,8 +50,12 @@ pub async fn list_templates(
         (status = 422, response = ProblemResponse),
     )
 )]
-pub async fn create_template(State(state): State<AppState>, ApiJson(new): ApiJson<NewTemplate>) -> ApiResult<Response> {
-    let template = state.store.create_template(state.tenant, new).await?;
+pub async fn create_template(
+    State(state): State<AppState>,
+    auth: Authorized<need::TemplateManage>,
+    ApiJson(new): ApiJson<NewTemplate>,
+) -> ApiResult<Response> {
+    let template = state.store.create_template(auth.tenant(), new).await?;
     state.notify_committed();
     Ok(created(Some(format!("{V1}/templates/{}", template.id)), template))
 }
@@ -60,8 +66,12 @@ pub async fn create_template(State(state): State<AppState>, ApiJson(new): ApiJso
     params(("id" = Uuid, Path, description = "Template id")),
     responses((status = 200, description = "The template", body = Template), (status = 404, response = ProblemResponse))
 )]
-pub async fn get_template(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Template>> {
-    Ok(Json(state.store.get_template(state.tenant, id).await?))
+pub async fn get_template(
+    State(state): State<AppState>,
+    auth: Authorized<need::TemplateRead>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Template>> {
+    Ok(Json(state.store.get_template(auth.tenant(), id).await?))
 }
 
 /// The statuses of a template, by `order`.
@@ -72,9 +82,10 @@ pub async fn get_template(State(state): State<AppState>, ApiPath(id): ApiPath<Uu
 )]
 pub async fn list_template_statuses(
     State(state): State<AppState>,
+    auth: Authorized<need::TemplateRead>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Vec<TemplateStatus>>> {
-    Ok(Json(state.store.get_template(state.tenant, id).await?.statuses))
+    Ok(Json(state.store.get_template(auth.tenant(), id).await?.statuses))
 }
 
 /// Adds a status to a template; sessions created earlier keep their own statuses.
@@ -94,10 +105,11 @@ pub async fn list_template_statuses(
 )]
 pub async fn add_template_status(
     State(state): State<AppState>,
+    auth: Authorized<need::TemplateManage>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewTemplateStatus>,
 ) -> ApiResult<Response> {
-    let status = state.store.add_template_status(state.tenant, id, new).await?;
+    let status = state.store.add_template_status(auth.tenant(), id, new).await?;
     state.notify_committed();
     Ok(created(None, status))
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::common::{serve, TestServer};
+use crate::common::{serve, test_config, TestServer};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/lineup_test";
 
@@ -23,9 +23,7 @@ async fn server_over_a_doomed_database() -> (TestServer, impl std::future::Futur
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
     let store = PostgresStore::connect(&format!("{base}/{name}"), 2).await.unwrap();
     store.migrate().await.unwrap();
-    let tenant = Uuid::new_v4();
-    store.ensure_tenant(tenant, "Doomed", "doomed").await.unwrap();
-    let server = serve(Arc::new(store), tenant, None).await;
+    let server = serve(Arc::new(store), test_config(), None).await;
     let drop_it = async move {
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
     };

@@ -1,30 +1,42 @@
-//! The harness: the real router on a loopback port over a real store, a small HTTP client with
-//! JSON helpers, and an SSE reader.
+//! The harness: the real router on a loopback port over a real store, a tenant with an admin API
+//! key, a small HTTP client with JSON helpers that sends a credential, and an SSE reader.
 
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lineup_api::{router, ApiConfig, AppState};
+use lineup_api::{router, ApiConfig, AppState, RateLimits};
+use lineup_domain::{Actor, NewApiKey, NewMember, Role, TenantSpec};
+use lineup_security::TokenKind;
 use lineup_store::{DynStore, Store};
 use lineup_store_sqlite::SqliteStore;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-/// Stream settings short enough for tests to see keep-alives and polls.
+/// Stream settings short enough for tests to see keep-alives and polls; no rate limits (the
+/// tests of limits set their own).
 pub fn test_config() -> ApiConfig {
-    ApiConfig { sse_keepalive: Duration::from_millis(300), sse_poll_interval: Duration::from_millis(200) }
+    ApiConfig {
+        sse_keepalive: Duration::from_millis(300),
+        sse_poll_interval: Duration::from_millis(200),
+        rate_limits: RateLimits::off(),
+        ..ApiConfig::default()
+    }
 }
 
-/// A running server and what a test needs to talk to it.
+/// A running server, the tenant the tests act in, and an admin of it to talk as (`Deref`).
 pub struct TestServer {
     pub base: String,
-    pub client: reqwest::Client,
     pub store: DynStore,
     pub tenant: Uuid,
+    pub slug: String,
+    /// Requests as the tenant's admin API key.
+    pub admin: Caller,
     server: JoinHandle<()>,
     _dir: Option<TempDir>,
 }
@@ -32,6 +44,13 @@ pub struct TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+impl Deref for TestServer {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.admin
     }
 }
 
@@ -52,26 +71,115 @@ impl Drop for TempDir {
     }
 }
 
-/// A server over a fresh SQLite file with one tenant.
-pub async fn sqlite_server() -> TestServer {
+/// A migrated store over a fresh SQLite file (kept until the returned directory is dropped).
+pub async fn sqlite_store() -> (DynStore, TempDir) {
     let dir = TempDir::new();
     let store = SqliteStore::open(&dir.0.join("lineup.db")).await.expect("open SQLite");
     store.migrate().await.expect("migrate SQLite");
-    let tenant = Uuid::new_v4();
-    store.ensure_tenant(tenant, "Demo", "demo").await.unwrap();
-    serve(Arc::new(store), tenant, Some(dir)).await
+    (Arc::new(store), dir)
 }
 
-/// A server over `store` acting in `tenant`.
-pub async fn serve(store: DynStore, tenant: Uuid, dir: Option<TempDir>) -> TestServer {
-    let state = AppState::new(store.clone(), tenant).with_config(test_config());
+/// A migrated store over the PostgreSQL test database (`LINEUP_TEST_DATABASE_URL`).
+pub async fn postgres_store() -> DynStore {
+    const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/lineup_test";
+    let url = std::env::var("LINEUP_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_string());
+    let store = lineup_store_postgres::PostgresStore::connect(&url, 10).await.expect("connect to the test database");
+    store.migrate().await.expect("migrate the test database");
+    Arc::new(store)
+}
+
+/// A server over a fresh SQLite file with one tenant.
+pub async fn sqlite_server() -> TestServer {
+    sqlite_server_with(test_config()).await
+}
+
+/// A server over a fresh SQLite file with one tenant and `config`.
+pub async fn sqlite_server_with(config: ApiConfig) -> TestServer {
+    let (store, dir) = sqlite_store().await;
+    serve(store, config, Some(dir)).await
+}
+
+/// A server over the PostgreSQL test database with a fresh tenant.
+pub async fn postgres_server() -> TestServer {
+    serve(postgres_store().await, test_config(), None).await
+}
+
+/// Creates a tenant with a unique slug; returns its id and slug.
+pub async fn make_tenant(store: &DynStore, name: &str) -> (Uuid, String) {
+    let id = Uuid::new_v4();
+    let slug = format!("t-{}", id.simple());
+    let spec = TenantSpec::new(name, &slug, None).unwrap();
+    store.create_tenant(&Actor::system("test"), id, spec).await.unwrap();
+    (id, slug)
+}
+
+/// Creates an API key of `tenant` with `role`; returns its secret.
+pub async fn make_api_key(store: &DynStore, tenant: Uuid, role: Role) -> String {
+    let issued = lineup_security::issue(TokenKind::ApiKey);
+    let new = NewApiKey { name: format!("{role} key"), role, expires_at: None };
+    let spec = new.validate(Uuid::now_v7(), issued.display_prefix.clone(), issued.hash.0, lineup_store::now_micros());
+    store.create_api_key(&Actor::system("test"), tenant, spec.unwrap()).await.unwrap();
+    issued.plain
+}
+
+/// Creates a user account homed in `tenant` with `role` and `password`; returns its id.
+pub async fn make_user(store: &DynStore, tenant: Uuid, username: &str, role: Role, password: &str) -> Uuid {
+    let new = NewMember {
+        username: username.into(),
+        email: format!("{username}@example.test"),
+        full_name: format!("User {username}"),
+        password: password.into(),
+        role,
+    };
+    let spec = new.validate(Uuid::now_v7(), lineup_security::hash_password(password)).unwrap();
+    store.create_member(&Actor::system("test"), tenant, spec).await.unwrap().id
+}
+
+/// A server over `store`, acting in a fresh tenant as its admin API key.
+pub async fn serve(store: DynStore, config: ApiConfig, dir: Option<TempDir>) -> TestServer {
+    let (tenant, slug) = make_tenant(&store, "Test tenant").await;
+    let key = make_api_key(&store, tenant, Role::Admin).await;
+    let state = AppState::with_config(store.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router(state)).await.unwrap();
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).await.unwrap();
     });
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    TestServer { base: format!("http://{addr}"), client, store, tenant, server, _dir: dir }
+    let base = format!("http://{addr}");
+    let admin = Caller::new(&base).with_token(&key);
+    TestServer { base, store, tenant, slug, admin, server, _dir: dir }
+}
+
+impl TestServer {
+    /// A caller without credentials.
+    pub fn anonymous(&self) -> Caller {
+        Caller::new(&self.base)
+    }
+
+    /// A caller sending `token` as its bearer credential.
+    pub fn as_token(&self, token: &str) -> Caller {
+        Caller::new(&self.base).with_token(token)
+    }
+
+    /// A fresh API key of this server's tenant with `role`, as a caller.
+    pub async fn as_role(&self, role: Role) -> Caller {
+        let key = make_api_key(&self.store, self.tenant, role).await;
+        self.as_token(&key)
+    }
+
+    /// A second tenant on the same server, with its admin as a caller.
+    pub async fn other_tenant(&self) -> (Uuid, Caller) {
+        let (tenant, _) = make_tenant(&self.store, "Other tenant").await;
+        let key = make_api_key(&self.store, tenant, Role::Admin).await;
+        (tenant, self.as_token(&key))
+    }
+
+    /// Signs in through the API; returns the token response.
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let body = json!({"username": username, "password": password});
+        self.anonymous().post("/api/v1/auth/login", body).await.expect(200)
+    }
 }
 
 /// An answer: status, headers and the body parsed as JSON (`Null` when empty or not JSON).
@@ -93,16 +201,52 @@ impl Answer {
         assert_eq!(self.status.as_u16(), status, "unexpected answer: {}", self.body);
         self.body
     }
+
+    /// Asserts a problem+json answer with `status` and problem `kind`; returns the body.
+    #[track_caller]
+    pub fn problem(self, status: u16, kind: &str) -> Value {
+        assert_eq!(self.header("content-type"), "application/problem+json", "{}", self.body);
+        let body = self.expect(status);
+        assert_eq!(body["type"], format!("https://lineup.dev/problems/{kind}"), "{body}");
+        body
+    }
 }
 
-impl TestServer {
+/// Talks to the server, sending a bearer credential when it has one.
+#[derive(Clone)]
+pub struct Caller {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: Option<String>,
+}
+
+impl Caller {
+    pub fn new(base: &str) -> Caller {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Caller { base: base.to_string(), client, token: None }
+    }
+
+    pub fn with_token(mut self, token: &str) -> Caller {
+        self.token = Some(token.to_string());
+        self
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
+    /// A request builder carrying the credential.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, self.url(path));
+        match &self.token {
+            Some(t) => req.header(AUTHORIZATION, format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
     /// Sends a request with an optional JSON body.
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        let mut req = self.client.request(method, self.url(path));
+        let mut req = self.request(method, path);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -111,7 +255,7 @@ impl TestServer {
 
     /// Sends a raw body with an optional content type.
     pub async fn call_raw(&self, method: Method, path: &str, body: Vec<u8>, content_type: Option<&str>) -> Answer {
-        let mut req = self.client.request(method, self.url(path)).body(body);
+        let mut req = self.request(method, path).body(body);
         if let Some(ct) = content_type {
             req = req.header(CONTENT_TYPE, ct);
         }
@@ -130,9 +274,13 @@ impl TestServer {
         self.call(Method::PATCH, path, Some(body)).await
     }
 
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, None).await
+    }
+
     /// Opens an SSE stream; `last_event_id` is sent as the `Last-Event-ID` header.
     pub async fn stream(&self, path: &str, last_event_id: Option<i64>) -> SseStream {
-        let mut req = self.client.get(self.url(path));
+        let mut req = self.request(Method::GET, path);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());
         }

@@ -1,10 +1,15 @@
 //! HTTP tests: the real router on a loopback port over real stores (SQLite in a temporary file,
 //! PostgreSQL from `LINEUP_TEST_DATABASE_URL`), spoken to with reqwest.
 
+mod auth;
 mod broken;
 mod common;
+mod fuzz;
+mod isolation;
 mod pagination;
 mod postgres;
 mod problems;
+mod protection;
+mod roles;
 mod routes;
 mod walkthrough;

@@ -386,7 +386,7 @@ async fn every_refused_request_answers_its_problem_type_and_stores_nothing() {
 
     let before = everything(&s, &d).await;
     for c in &cases {
-        let mut req = s.client.request(c.method.clone(), s.url(&c.path));
+        let mut req = s.request(c.method.clone(), &c.path);
         req = match &c.body {
             Body::None => req,
             Body::Json(v) => req.json(v),

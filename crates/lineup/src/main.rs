@@ -1,4 +1,4 @@
-//! The Lineup binary: `lineup serve | demo | migrate | admin ...`.
+//! The Lineup binary: `lineup serve | demo | migrate | admin ... | sim`.
 //!
 //! It owns process concerns only: configuration, logging, opening the store, composing the API
 //! and shutting down gracefully. Rules live in `lineup-domain`, HTTP in `lineup-api`.
@@ -7,6 +7,7 @@ mod admin;
 mod config;
 mod demo;
 mod serve;
+mod sim;
 mod storage;
 
 use clap::{Parser, Subcommand};
@@ -38,12 +39,15 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Run the 3CX simulator alone: seeded call-centre traffic behind an XAPI (listens on 127.0.0.1:5080).
+    Sim(sim::SimArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let demo = matches!(cli.command, Command::Demo);
+    let listen_flag = cli.overrides.listen;
     let config = Config::load(cli.config.as_deref(), cli.overrides, demo)?;
     config::init_tracing(&config);
     match cli.command {
@@ -59,5 +63,6 @@ async fn main() -> anyhow::Result<()> {
             admin::run_offline(command)
         }
         Command::Admin { command } => admin::run(serve::open_migrated(&config).await?, command).await,
+        Command::Sim(args) => sim::run(args, listen_flag).await,
     }
 }

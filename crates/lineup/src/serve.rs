@@ -65,7 +65,8 @@ pub async fn serve_state(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -155,20 +155,25 @@ async fn demo_prints_its_url_and_login_and_generates_traffic() {
     let mut running =
         Running::start(lineup(&["demo", "--listen", &listen]).env("LINEUP_DATABASE_URL", temp_db()), port);
     let stdout = running.child.stdout.take().unwrap();
-    let banner = std::thread::spawn(move || {
+    // Hands over the banner up to its login line, then keeps draining stdout: a closed pipe
+    // would make the demo's next print fail.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut lines = Vec::new();
+        let mut tx = Some(tx);
         for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let done = line.contains("Login:");
-            lines.push(line);
-            if done {
-                break;
+            let Ok(line) = line else { break };
+            if tx.is_some() {
+                let done = line.contains("Login:");
+                lines.push(line);
+                if done {
+                    let _ = tx.take().unwrap().send(lines.join("\n"));
+                }
             }
         }
-        lines.join("\n")
     });
     running.wait_ready().await;
-    let banner = banner.join().unwrap();
+    let banner = rx.recv_timeout(Duration::from_secs(30)).expect("the demo prints its banner");
     assert!(banner.contains(&format!("http://127.0.0.1:{port}/api/v1/queues")), "{banner}");
     let password = banner.lines().find_map(|l| l.split("Login:").nth(1)).unwrap();
     let password = password.split_whitespace().nth(2).expect("Login: admin / <password>").to_string();

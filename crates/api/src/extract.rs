@@ -179,6 +179,10 @@ sort_keys! {
     AuditSort { CreatedAt }
 }
 sort_keys! {
+    /// Sort key of the dead-letter list (its only one: when the message was enqueued).
+    DeadLetterSort { CreatedAt }
+}
+sort_keys! {
     /// Sort keys of the item list (default `number`, the item's number in its session).
     ItemSort { Number, CreatedAt }
 }
@@ -230,4 +234,8 @@ list_query! {
 list_query! {
     /// Parameters of the audit log (default order `desc`: newest first).
     AuditListQuery, AuditSort {}
+}
+list_query! {
+    /// Parameters of the dead-letter list.
+    DeadLetterListQuery, DeadLetterSort {}
 }

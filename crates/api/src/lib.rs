@@ -26,7 +26,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::limits::{Rate, RateLimits};
 pub use error::{ApiError, ApiResult, Problem, ProblemKind};
 pub use openapi::openapi;
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, WorkerReports};
 
 /// The whole HTTP surface: `/api/v1/...`, `/healthz` and `/readyz`. Unknown paths answer a
 /// `not-found` problem, known paths with another method a `method-not-allowed` problem.
@@ -47,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::sessions::routes())
         .merge(routes::items::routes())
         .merge(routes::templates::routes())
+        .merge(routes::pbx::routes())
+        .merge(routes::inbox::routes())
+        .merge(routes::webhooks::routes())
         .merge(sse::routes())
         .route("/openapi.json", get(openapi::serve_openapi))
         .method_not_allowed_fallback(error::method_not_allowed);

@@ -7,8 +7,10 @@ use axum::response::{IntoResponse, Response};
 use lineup_domain::Permission;
 use lineup_domain::{
     Actor, ActorKind, ApiKey, AuditEntry, EventKind, Item, ItemHistoryEntry, Lifecycle, Member, MemberPatch, NewApiKey,
-    NewMember, Queue, Role, Session, SessionStatus, Template, TemplateStatus, Tenant, TenantPatch, Transition,
+    NewMember, NewPbxConnection, NewWebhook, PbxConnection, PbxConnectionPatch, PbxQueueMappings, Queue, QueueMapping,
+    Role, Session, SessionStatus, Template, TemplateStatus, Tenant, TenantPatch, Transition,
 };
+use lineup_domain::{DeliveryState, Webhook, WebhookDelivery, WebhookEvent, WebhookPatch};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{
     ApiKey as ApiKeyScheme, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -16,8 +18,10 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemResponse};
-use crate::extract::{AuditSort, ItemSort, NameSort, Order, SessionSort};
-use crate::routes::{self, api_keys, audit, auth, health, items, queues, sessions, templates, tenant, users};
+use crate::extract::{AuditSort, DeadLetterSort, ItemSort, NameSort, Order, SessionSort};
+use crate::routes::{
+    self, api_keys, audit, auth, health, inbox, items, pbx, queues, sessions, templates, tenant, users, webhooks,
+};
 use crate::sse;
 
 #[derive(OpenApi)]
@@ -32,7 +36,7 @@ use crate::sse;
     modifiers(&SecuritySchemes, &RequiredPermissions),
     security(("bearer" = [])),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, health::metrics,
         auth::login, auth::refresh, auth::logout, auth::stream_ticket, auth::me,
         users::create_user, users::list_users, users::get_user, users::update_user,
         api_keys::create_api_key, api_keys::list_api_keys, api_keys::get_api_key, api_keys::revoke_api_key,
@@ -47,6 +51,12 @@ use crate::sse;
         items::item_history,
         templates::list_templates, templates::create_template, templates::get_template,
         templates::list_template_statuses, templates::add_template_status,
+        pbx::create_pbx_connection, pbx::list_pbx_connections, pbx::get_pbx_connection,
+        pbx::update_pbx_connection, pbx::set_queue_mappings, pbx::delete_pbx_connection,
+        inbox::inbox_depth, inbox::list_dead_letters, inbox::get_inbox_message, inbox::replay_dead_letter,
+        inbox::discard_dead_letter,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::update_webhook,
+        webhooks::delete_webhook, webhooks::list_webhook_deliveries, webhooks::redeliver_webhook_delivery,
         sse::session_stream, sse::item_stream,
         serve_openapi,
     ),
@@ -59,6 +69,12 @@ use crate::sse;
             routes::MemberPage, routes::ApiKeyPage, routes::AuditPage, AuditSort,
             auth::LoginRequest, auth::RefreshRequest, auth::TokenResponse, auth::StreamTicket, auth::Me, auth::MeApiKey,
             api_keys::CreatedApiKey,
+            PbxConnection, QueueMapping, NewPbxConnection, PbxConnectionPatch, PbxQueueMappings,
+            routes::PbxConnectionPage,
+            inbox::InboxMessageView, inbox::InboxMessageSource, inbox::InboxMessageState, inbox::InboxDepthView,
+            routes::InboxMessagePage, DeadLetterSort,
+            Webhook, NewWebhook, WebhookPatch, WebhookDelivery, DeliveryState, WebhookEvent, routes::WebhookPage,
+            routes::WebhookDeliveryPage,
         ),
         responses(ProblemResponse),
     ),
@@ -74,6 +90,9 @@ use crate::sse;
         (name = "api-keys", description = "API keys for integrations (admins)"),
         (name = "tenant", description = "The caller's tenant and its settings"),
         (name = "audit", description = "The audit log of administrative changes (admins)"),
+        (name = "pbx", description = "Connections to the tenant's 3CX and their queue mappings (admins)"),
+        (name = "inbox", description = "Records read from the PBX awaiting processing, and dead letters (admins)"),
+        (name = "webhooks", description = "Outbound webhooks: signed deliveries of the tenant's events, their log (admins)"),
     ),
 )]
 struct ApiDoc;
@@ -152,6 +171,24 @@ pub const OPERATION_PERMISSIONS: &[(&str, &str, Option<Permission>)] = {
         ("post", "/api/v1/templates/{id}/statuses", Some(TemplateManage)),
         ("get", "/api/v1/sessions/{sessionId}/stream", Some(ItemRead)),
         ("get", "/api/v1/items/{itemId}/stream", Some(ItemRead)),
+        ("post", "/api/v1/pbx-connections", Some(PbxManage)),
+        ("get", "/api/v1/pbx-connections", Some(PbxManage)),
+        ("get", "/api/v1/pbx-connections/{id}", Some(PbxManage)),
+        ("patch", "/api/v1/pbx-connections/{id}", Some(PbxManage)),
+        ("put", "/api/v1/pbx-connections/{id}/queue-mappings", Some(PbxManage)),
+        ("delete", "/api/v1/pbx-connections/{id}", Some(PbxManage)),
+        ("get", "/api/v1/inbox/depth", Some(InboxManage)),
+        ("get", "/api/v1/inbox/dead-letters", Some(InboxManage)),
+        ("get", "/api/v1/inbox/messages/{id}", Some(InboxManage)),
+        ("post", "/api/v1/inbox/dead-letters/{id}/replay", Some(InboxManage)),
+        ("delete", "/api/v1/inbox/dead-letters/{id}", Some(InboxManage)),
+        ("post", "/api/v1/webhooks", Some(WebhookManage)),
+        ("get", "/api/v1/webhooks", Some(WebhookManage)),
+        ("get", "/api/v1/webhooks/{id}", Some(WebhookManage)),
+        ("patch", "/api/v1/webhooks/{id}", Some(WebhookManage)),
+        ("delete", "/api/v1/webhooks/{id}", Some(WebhookManage)),
+        ("get", "/api/v1/webhooks/{id}/deliveries", Some(WebhookManage)),
+        ("post", "/api/v1/webhook-deliveries/{id}/redeliver", Some(WebhookManage)),
     ]
 };
 

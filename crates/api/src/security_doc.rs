@@ -43,7 +43,8 @@ pub fn role_tables() -> String {
     }
     out.push_str(
         "\nEvery other operation is public: `POST /api/v1/auth/login`, `POST /api/v1/auth/refresh`, \
-         `GET /api/v1/openapi.json`, `GET /healthz`, `GET /readyz`.\n\n",
+         `GET /api/v1/openapi.json`, `GET /healthz`, `GET /readyz`, `GET /metrics` (serve it on an internal \
+         network only).\n\n",
     );
     out.push_str(END);
     out

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lineup_security::SecretBox;
 use lineup_store::DynStore;
 use tokio::sync::watch;
 
@@ -62,6 +63,19 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// The rate limiters built from `config.rate_limits`.
     pub limits: Arc<Limiters>,
+    /// Seals third-party credentials (PBX client secrets) before they are stored; `None` when no
+    /// secret key is configured, and then such credentials are refused.
+    pub secrets: Option<Arc<SecretBox>>,
+    /// Reports the background workers of this process for `/readyz` (`None`: none run here).
+    pub workers: Option<Arc<dyn WorkerReports>>,
+    /// Renders the Prometheus exposition for `/metrics` (`None`: no recorder installed).
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+}
+
+/// The background workers of a process as `/readyz` shows them.
+pub trait WorkerReports: Send + Sync {
+    /// Every worker's latest status.
+    fn reports(&self) -> Vec<crate::routes::health::WorkerHealth>;
 }
 
 impl AppState {
@@ -73,7 +87,33 @@ impl AppState {
     /// State over `store` with `config`.
     pub fn with_config(store: DynStore, config: ApiConfig) -> Self {
         let limits = Arc::new(Limiters::new(&config.rate_limits));
-        AppState { store, events: watch::Sender::new(0), config: Arc::new(config), limits }
+        AppState {
+            store,
+            events: watch::Sender::new(0),
+            config: Arc::new(config),
+            limits,
+            secrets: None,
+            workers: None,
+            metrics: None,
+        }
+    }
+
+    /// The same state reporting `workers` in `/readyz`.
+    pub fn with_workers(mut self, workers: Arc<dyn WorkerReports>) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The same state serving `/metrics` with `render`.
+    pub fn with_metrics(mut self, render: Arc<dyn Fn() -> String + Send + Sync>) -> Self {
+        self.metrics = Some(render);
+        self
+    }
+
+    /// The same state sealing third-party credentials with `secrets` (`None`: refuse them).
+    pub fn with_secrets(mut self, secrets: Option<SecretBox>) -> Self {
+        self.secrets = secrets.map(Arc::new);
+        self
     }
 
     /// Wakes every idle stream of this process: call after a change was committed.

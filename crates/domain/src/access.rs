@@ -58,7 +58,9 @@ impl Role {
             ItemUpdate => matches!(self, Admin | Supervisor | Agent),
             TemplateRead => matches!(self, Admin | Supervisor | Analyst | Agent),
             QueueManage | SessionManage | TemplateManage => matches!(self, Admin | Supervisor),
-            TenantManage | UserManage | ApiKeyManage | AuditRead => matches!(self, Admin),
+            TenantManage | UserManage | ApiKeyManage | AuditRead | PbxManage | InboxManage | WebhookManage => {
+                matches!(self, Admin)
+            }
         }
     }
 }
@@ -86,11 +88,14 @@ pub enum Permission {
     UserManage,
     ApiKeyManage,
     AuditRead,
+    PbxManage,
+    InboxManage,
+    WebhookManage,
 }
 
 impl Permission {
     /// Every permission, in the row order of the matrix.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 17] = [
         Permission::QueueRead,
         Permission::QueueManage,
         Permission::SessionRead,
@@ -105,6 +110,9 @@ impl Permission {
         Permission::UserManage,
         Permission::ApiKeyManage,
         Permission::AuditRead,
+        Permission::PbxManage,
+        Permission::InboxManage,
+        Permission::WebhookManage,
     ];
 
     /// The dotted name used in docs and `403` problems.
@@ -124,6 +132,9 @@ impl Permission {
             Permission::UserManage => "user.manage",
             Permission::ApiKeyManage => "apikey.manage",
             Permission::AuditRead => "audit.read",
+            Permission::PbxManage => "pbx.manage",
+            Permission::InboxManage => "inbox.manage",
+            Permission::WebhookManage => "webhook.manage",
         }
     }
 
@@ -146,6 +157,15 @@ impl Permission {
             Permission::UserManage => "create users, change their roles, deactivate them, reset passwords",
             Permission::ApiKeyManage => "create, list and revoke API keys",
             Permission::AuditRead => "read the audit log",
+            Permission::PbxManage => {
+                "connect PBXs (3CX): create, change and delete connections and their queue mappings"
+            }
+            Permission::InboxManage => {
+                "read the inbox of PBX records and its dead letters; replay or discard dead letters"
+            }
+            Permission::WebhookManage => {
+                "create, change and delete outbound webhooks; read their delivery log and redeliver"
+            }
         }
     }
 }
@@ -236,8 +256,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_admins_manage_users_keys_tenant_and_read_the_audit_log() {
-        for p in [Permission::UserManage, Permission::ApiKeyManage, Permission::TenantManage, Permission::AuditRead] {
+    fn only_admins_manage_users_keys_tenant_pbx_inbox_webhooks_and_read_the_audit_log() {
+        let admin_only = [
+            Permission::UserManage,
+            Permission::ApiKeyManage,
+            Permission::TenantManage,
+            Permission::AuditRead,
+            Permission::PbxManage,
+            Permission::InboxManage,
+            Permission::WebhookManage,
+        ];
+        for p in admin_only {
             let holders: Vec<Role> = Role::ALL.into_iter().filter(|r| r.allows(p)).collect();
             assert_eq!(holders, vec![Role::Admin], "{}", p.as_str());
         }
@@ -246,7 +275,7 @@ mod tests {
     #[test]
     fn the_matrix_reads_as_written() {
         // (permission, admin, supervisor, analyst, agent, kiosk, display)
-        let table: [(Permission, [bool; 6]); 14] = [
+        let table: [(Permission, [bool; 6]); 17] = [
             (Permission::QueueRead, [true, true, true, true, true, true]),
             (Permission::QueueManage, [true, true, false, false, false, false]),
             (Permission::SessionRead, [true, true, true, true, true, true]),
@@ -261,6 +290,9 @@ mod tests {
             (Permission::UserManage, [true, false, false, false, false, false]),
             (Permission::ApiKeyManage, [true, false, false, false, false, false]),
             (Permission::AuditRead, [true, false, false, false, false, false]),
+            (Permission::PbxManage, [true, false, false, false, false, false]),
+            (Permission::InboxManage, [true, false, false, false, false, false]),
+            (Permission::WebhookManage, [true, false, false, false, false, false]),
         ];
         for (p, row) in table {
             for (role, expected) in Role::ALL.into_iter().zip(row) {
@@ -289,6 +321,9 @@ mod tests {
             Permission::TenantManage,
             Permission::UserManage,
             Permission::ApiKeyManage,
+            Permission::PbxManage,
+            Permission::InboxManage,
+            Permission::WebhookManage,
         ];
         for p in writes {
             assert!(!Role::Analyst.allows(p) && !Role::Display.allows(p), "{}", p.as_str());

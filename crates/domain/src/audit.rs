@@ -18,6 +18,12 @@ pub enum AuditAction {
     MembershipCreate,
     ApiKeyCreate,
     ApiKeyRevoke,
+    PbxConnectionCreate,
+    PbxConnectionUpdate,
+    PbxConnectionDelete,
+    WebhookCreate,
+    WebhookUpdate,
+    WebhookDelete,
 }
 
 impl AuditAction {
@@ -31,15 +37,26 @@ impl AuditAction {
             AuditAction::MembershipCreate => "membership.create",
             AuditAction::ApiKeyCreate => "apiKey.create",
             AuditAction::ApiKeyRevoke => "apiKey.revoke",
+            AuditAction::PbxConnectionCreate => "pbxConnection.create",
+            AuditAction::PbxConnectionUpdate => "pbxConnection.update",
+            AuditAction::PbxConnectionDelete => "pbxConnection.delete",
+            AuditAction::WebhookCreate => "webhook.create",
+            AuditAction::WebhookUpdate => "webhook.update",
+            AuditAction::WebhookDelete => "webhook.delete",
         }
     }
 
-    /// The kind of object the action changes: `tenant`, `user` or `apiKey`.
+    /// The kind of object the action changes: `tenant`, `user`, `apiKey`, `pbxConnection` or
+    /// `webhook`.
     pub fn target_type(self) -> &'static str {
         match self {
             AuditAction::TenantCreate | AuditAction::TenantUpdate => "tenant",
             AuditAction::UserCreate | AuditAction::UserUpdate | AuditAction::MembershipCreate => "user",
             AuditAction::ApiKeyCreate | AuditAction::ApiKeyRevoke => "apiKey",
+            AuditAction::PbxConnectionCreate | AuditAction::PbxConnectionUpdate | AuditAction::PbxConnectionDelete => {
+                "pbxConnection"
+            }
+            AuditAction::WebhookCreate | AuditAction::WebhookUpdate | AuditAction::WebhookDelete => "webhook",
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct CliOverrides {
     /// Turn every rate limit off (benchmarks, load tests).
     #[arg(long, global = true, env = "LINEUP_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
+    /// `lineup serve` without the ingestion workers (API only; run `lineup worker` elsewhere).
+    #[arg(long, global = true, env = "LINEUP_NO_WORKERS")]
+    pub no_workers: bool,
 }
 
 /// Log output format.
@@ -60,6 +63,28 @@ struct FileConfig {
     secret_keys: Option<Vec<String>>,
     #[serde(default)]
     rate_limits: FileRateLimits,
+    #[serde(default)]
+    workers: FileWorkers,
+}
+
+/// `[workers]`: the ingestion workers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileWorkers {
+    /// Whether `lineup serve` runs them (default true).
+    enabled: Option<bool>,
+    /// This node's name in connection leases (default: host, pid and a random suffix).
+    node_id: Option<String>,
+    /// Cron schedule (seconds first, UTC) of the `CallHistoryView` reconciler.
+    history_schedule: Option<String>,
+    /// Cron schedule of the `ReportCallLogData` reconciler.
+    call_log_schedule: Option<String>,
+    /// Seconds a PBX connection lease lives without renewal (fail-over time).
+    lease_ttl_secs: Option<u64>,
+    /// Minutes each history read overlaps the previous one.
+    history_overlap_minutes: Option<i64>,
+    /// Attempts of an inbox message before it is dead-lettered.
+    inbox_max_attempts: Option<u32>,
 }
 
 /// `[rate_limits]`: a rate of 0 turns that limit off.
@@ -85,6 +110,10 @@ pub struct Config {
     pub api: ApiConfig,
     /// Secret keys as given (`<id>:<base64>`), primary first; checked by `load`.
     pub secret_keys: Vec<String>,
+    /// Whether `lineup serve` runs the ingestion workers.
+    pub run_workers: bool,
+    /// The workers' settings.
+    pub workers: lineup_workers::SupervisorConfig,
 }
 
 impl Config {
@@ -128,6 +157,8 @@ impl Config {
             max_connections: file.max_connections.unwrap_or(16),
             api,
             secret_keys: cli.secret_keys.or(file.secret_keys).unwrap_or_default(),
+            run_workers: !cli.no_workers && file.workers.enabled.unwrap_or(true),
+            workers: file.workers.into_supervisor()?,
         };
         config.secret_box()?;
         Ok(config)
@@ -143,6 +174,44 @@ impl Config {
             .collect::<anyhow::Result<Vec<_>>>()?
             .into_iter();
         Ok(keys.next().map(|primary| SecretBox::new(primary, keys.collect())))
+    }
+}
+
+impl FileWorkers {
+    fn into_supervisor(self) -> anyhow::Result<lineup_workers::SupervisorConfig> {
+        let mut c = lineup_workers::SupervisorConfig::default();
+        if let Some(node) = self.node_id {
+            c.node_id = node;
+        }
+        for (value, slot, name) in [
+            (self.history_schedule, &mut c.reconciler.history_schedule, "workers.history_schedule"),
+            (self.call_log_schedule, &mut c.reconciler.call_log_schedule, "workers.call_log_schedule"),
+        ] {
+            if let Some(schedule) = value {
+                tokio_cron_scheduler::Job::new_async(schedule.as_str(), |_, _| Box::pin(async {}))
+                    .map_err(|e| anyhow::anyhow!("{name}: '{schedule}' is not a cron schedule: {e}"))?;
+                *slot = schedule;
+            }
+        }
+        if let Some(ttl) = self.lease_ttl_secs {
+            if !(3..=300).contains(&ttl) {
+                bail!("workers.lease_ttl_secs: {ttl} is outside 3..=300");
+            }
+            c.lease_ttl = Duration::from_secs(ttl);
+        }
+        if let Some(minutes) = self.history_overlap_minutes {
+            if !(0..=24 * 60).contains(&minutes) {
+                bail!("workers.history_overlap_minutes: {minutes} is outside 0..=1440");
+            }
+            c.reconciler.overlap = chrono::TimeDelta::minutes(minutes);
+        }
+        if let Some(attempts) = self.inbox_max_attempts {
+            if attempts == 0 {
+                bail!("workers.inbox_max_attempts: must be at least 1");
+            }
+            c.processor.retry.max_attempts = attempts;
+        }
+        Ok(c)
     }
 }
 

@@ -1,23 +1,29 @@
-//! `lineup demo`: a self-contained Lineup on SQLite with seeded templates, queues and sessions
-//! and a small traffic generator, so the API and its streams show live changes.
-//!
-//! Until the 3CX simulator exists, the traffic is a deterministic walk: a visitor joins every
-//! few seconds and the oldest visitors move along their queue's transitions.
+//! `lineup demo`: a self-contained Lineup on SQLite: a simulated 3CX (`pbx-sim`, real time)
+//! connected to the demo tenant, the ingestion workers turning its calls into queue items live,
+//! the API, and a walk-in queue where a visitor joins every few seconds and the oldest visitors
+//! move along its transitions (until kiosks and desks exist).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use anyhow::Context;
+use chrono::{Timelike, Utc};
 use lineup_domain::Role;
 use lineup_domain::{
     Lifecycle, NewItem, NewQueue, NewSession, NewTemplate, NewTemplateStatus, Queue, Session, StatusChangeRequest,
     Transition, TransitionFrom,
 };
+use lineup_pbx_sim::model::SimConfig;
+use lineup_pbx_sim::server::{RunningSim, SimServerConfig, TimeMode};
+use lineup_security::{SecretBox, SecretKey};
 use lineup_store::{DynStore, ItemFilter, PageRequest, SortKey, SortOrder, StoreError, StoreResult};
+use lineup_workers::provision::{connect_pbx, PbxSpec, QueueSpec};
 use uuid::Uuid;
 
 use crate::admin;
 use crate::config::Config;
 use crate::serve;
+use crate::workers::{WorkerRole, Workers};
 
 /// The demo's tenant (slug `demo`).
 pub const DEMO_TENANT: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
@@ -35,27 +41,109 @@ const DEMO_USERS: [(&str, Role); 6] = [
 /// Sessions are completed and replaced once they hold this many items.
 const ROTATE_AFTER: usize = 400;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// The demo's walk-in queue.
+const FRONT_DESK: &str = "Front desk";
+
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
+    give_a_secret_key(&mut config)?;
     let store = serve::open_migrated(&config).await?;
     let tenant = DEMO_TENANT;
     let password = std::env::var("LINEUP_DEMO_PASSWORD").unwrap_or_else(|_| lineup_security::generate_password());
     seed_accounts(&store, &password).await?;
-    let queues = seed(&store, tenant).await?;
-    let state = serve::app_state(&config, store);
-    tokio::spawn(traffic(state.clone(), tenant, queues));
+    let walk_in = seed(&store, tenant).await?;
+    let secrets = config.secret_box()?.context("the demo always has a secret key")?;
+    let (sim, scenario) = start_simulator().await?;
+    let sim_url = sim.base_url();
+    connect_simulator(&store, &secrets, tenant, &sim, &scenario).await?;
+    let mut workers_config = config.workers.clone();
+    workers_config.reconciler.history_schedule = "*/5 * * * * *".into();
+    workers_config.reconciler.call_log_schedule = "*/30 * * * * *".into();
+    let state = serve::app_state(&config, store.clone(), config.secret_box()?);
+    let wake = Some(state.events.subscribe());
+    let workers = Workers::start(store, config.secret_box()?, workers_config, WorkerRole::All, wake);
+    let state = serve::observed(state, Some(&workers));
+    tokio::spawn(traffic(state.clone(), tenant, walk_in));
     let listener = serve::bind(config.listen, true).await?;
     let banner = Box::new(move |addr: SocketAddr| {
         println!();
-        println!("  Lineup demo is running (SQLite, seeded queues, live traffic).");
-        println!("  API:      http://{addr}/api/v1/queues");
-        println!("  OpenAPI:  http://{addr}/api/v1/openapi.json");
-        println!("  Health:   http://{addr}/healthz");
-        println!("  Login:    admin / {password}   (tenant demo; POST /api/v1/auth/login)");
-        println!("            supervisor, analyst, agent, kiosk and display share that password.");
+        println!("  Lineup demo is running: SQLite, a simulated 3CX with live calls, the ingestion workers.");
+        println!("  API:       http://{addr}/api/v1/queues");
+        println!("  OpenAPI:   http://{addr}/api/v1/openapi.json");
+        println!("  Health:    http://{addr}/readyz   Metrics: http://{addr}/metrics");
+        println!("  3CX (sim): {sim_url}/xapi/v1   (ground truth: {sim_url}/sim/truth)");
+        println!("  Login:     admin / {password}   (tenant demo; POST /api/v1/auth/login)");
+        println!("             supervisor, analyst, agent, kiosk and display share that password.");
         println!("  Stop with Ctrl-C.");
         println!();
     });
-    serve::serve_state(state, listener, Some(banner)).await
+    let served = serve::serve_state(state, listener, Some(banner)).await;
+    workers.shutdown().await;
+    let _ = sim.stop().await;
+    served
+}
+
+/// The demo's 3CX: the simulator's built-in call centre in real time from now, on a free
+/// loopback port.
+async fn start_simulator() -> anyhow::Result<(RunningSim, SimConfig)> {
+    let now = Utc::now();
+    let start = now.with_nanosecond(0).unwrap_or(now);
+    let config = SimServerConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        start,
+        time: TimeMode::Scaled { factor: 1.0 },
+        ..SimServerConfig::default()
+    };
+    let scenario = config.scenario.clone();
+    let sim = lineup_pbx_sim::server::start(config).await.context("starting the 3CX simulator")?;
+    Ok((sim, scenario))
+}
+
+/// Connects the demo tenant to this run's simulator: earlier runs' connections (to simulators
+/// gone with their runs) are removed, the call queues are reused by name.
+async fn connect_simulator(
+    store: &DynStore,
+    secrets: &SecretBox,
+    tenant: Uuid,
+    sim: &RunningSim,
+    scenario: &SimConfig,
+) -> anyhow::Result<()> {
+    let actor = lineup_domain::Actor::system("demo");
+    let page = PageRequest { limit: 100, ..PageRequest::first(SortKey::CreatedAt, SortOrder::Asc) };
+    for old in store.list_pbx_connections(tenant, &page).await?.items {
+        store.delete_pbx_connection(&actor, tenant, old.id).await?;
+    }
+    let queues: Vec<QueueSpec> = scenario
+        .queues
+        .iter()
+        .enumerate()
+        .map(|(i, q)| QueueSpec { dn: q.dn.clone(), name: q.name.clone(), prefix: prefix_of(&q.name, i) })
+        .collect();
+    let pbx = PbxSpec {
+        name: "Simulated 3CX".into(),
+        base_url: sim.base_url(),
+        client_id: SimServerConfig::DEFAULT_CLIENT_ID.into(),
+        client_secret: SimServerConfig::DEFAULT_CLIENT_SECRET.into(),
+        poll_interval_ms: 1000,
+    };
+    connect_pbx(store, secrets, tenant, &pbx, &queues).await?;
+    Ok(())
+}
+
+/// A queue number prefix from a queue's name: its first letter and position (`S1`, `B2`).
+fn prefix_of(name: &str, index: usize) -> String {
+    let letter = name.chars().find(|c| c.is_ascii_alphabetic()).unwrap_or('Q').to_ascii_uppercase();
+    format!("{letter}{}", index + 1)
+}
+
+/// Without configured `secret_keys`, gives the demo a key made for this run, so PBX connections
+/// can be created (the demo's data is throwaway: a later run cannot open the secrets this one
+/// stored). Everything that reads the config afterwards seals and opens with the same key.
+fn give_a_secret_key(config: &mut Config) -> anyhow::Result<()> {
+    if config.secret_box()?.is_none() {
+        tracing::info!("no secret_keys configured: PBX credentials are sealed with a key made for this demo run");
+        config.secret_keys = vec![SecretKey::generate("demo")];
+    }
+    Ok(())
 }
 
 /// Creates the demo tenant and its accounts once, and sets every account's password to `password`
@@ -92,34 +180,6 @@ fn step(name: &str, from: &[&str], to: &str) -> Transition {
     Transition { name: name.into(), from, to: to.into() }
 }
 
-/// The "call" template of 3CX queues.
-pub fn call_template() -> NewTemplate {
-    NewTemplate {
-        name: "Call".into(),
-        statuses: vec![
-            status("Waiting", "#f59e0b"),
-            status("Ringing", "#3b82f6"),
-            status("Talking", "#10b981"),
-            status("Wrap-up", "#8b5cf6"),
-            status("Completed", "#6b7280"),
-            status("Abandoned", "#ef4444"),
-        ],
-        init: Some("Waiting".into()),
-        transitions: vec![
-            step("ring", &["Waiting"], "Ringing"),
-            step("answer", &["Ringing"], "Talking"),
-            step("wrap", &["Talking"], "Wrap-up"),
-            step("complete", &["Wrap-up", "Talking"], "Completed"),
-            step("abandon", &["Waiting", "Ringing"], "Abandoned"),
-            step("requeue", &["Ringing"], "Waiting"),
-        ],
-        metadata_schema: Some(serde_json::json!({
-            "type": "object",
-            "properties": {"caller": {"type": "string"}, "callId": {"type": "string"}}
-        })),
-    }
-}
-
 /// The walk-in template of kiosk tickets.
 pub fn walk_in_template() -> NewTemplate {
     NewTemplate {
@@ -143,27 +203,21 @@ pub fn walk_in_template() -> NewTemplate {
     }
 }
 
-/// Creates the demo's templates and queues once, and makes sure each queue has an active session.
+/// Creates the demo's walk-in template and queue once, and makes sure it has an active session
+/// (the call queues come from the simulator, see [`connect_simulator`]).
 pub async fn seed(store: &DynStore, tenant: Uuid) -> StoreResult<Vec<Queue>> {
     let existing = store.list_queues(tenant, &PageRequest::first(SortKey::CreatedAt, SortOrder::Asc)).await?;
-    let queues = if existing.items.is_empty() {
-        let call = store.create_template(tenant, call_template()).await?;
-        let walk_in = store.create_template(tenant, walk_in_template()).await?;
-        let mut queues = Vec::new();
-        for (name, template, prefix) in
-            [("Support line", call.id, "S"), ("Sales line", call.id, "L"), ("Front desk", walk_in.id, "A")]
-        {
-            let new = NewQueue { name: name.into(), template_id: template, prefix: Some(prefix.into()) };
-            queues.push(store.create_queue(tenant, new).await?);
+    let front_desk = existing.items.into_iter().find(|q| q.name == FRONT_DESK);
+    let queue = match front_desk {
+        Some(q) => q,
+        None => {
+            let walk_in = store.create_template(tenant, walk_in_template()).await?;
+            let new = NewQueue { name: FRONT_DESK.into(), template_id: walk_in.id, prefix: Some("A".into()) };
+            store.create_queue(tenant, new).await?
         }
-        queues
-    } else {
-        existing.items
     };
-    for q in &queues {
-        current_session(store, tenant, q).await?;
-    }
-    Ok(queues)
+    current_session(store, tenant, &queue).await?;
+    Ok(vec![queue])
 }
 
 /// The queue's newest active session, opening one if there is none.
@@ -222,11 +276,6 @@ async fn step_queue(store: &DynStore, tenant: Uuid, queue: &Queue, tick: u64) ->
         let oldest = store.list_items(tenant, session.id, &filter, &page).await?;
         if let Some(item) = oldest.items.first() {
             let transition = match (s.label.as_str(), tick % 7) {
-                ("Waiting", 0) if queue.prefix != "A" => "abandon",
-                ("Waiting", _) if queue.prefix != "A" => "ring",
-                ("Ringing", _) => "answer",
-                ("Talking", _) => "wrap",
-                ("Wrap-up", _) => "complete",
                 ("Waiting", _) => "call",
                 ("Called", 3) => "no_show",
                 ("Called", _) => "serve",

@@ -9,6 +9,7 @@ mod demo;
 mod serve;
 mod sim;
 mod storage;
+mod workers;
 
 use clap::{Parser, Subcommand};
 
@@ -28,8 +29,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API server.
+    /// Run the API server and the ingestion workers (unless --no-workers).
     Serve,
+    /// Run only the ingestion workers (with /healthz, /readyz and /metrics on --listen).
+    Worker {
+        /// Which workers to run.
+        #[arg(long, value_enum, default_value = "all")]
+        role: workers::WorkerRole,
+    },
     /// Run a self-contained demo: SQLite, seeded queues, live traffic, the API.
     Demo,
     /// Apply database migrations and exit.
@@ -52,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
     config::init_tracing(&config);
     match cli.command {
         Command::Serve => serve::run(config, None).await,
+        Command::Worker { role } => workers::run_alone(config, role).await,
         Command::Demo => demo::run(config).await,
         Command::Migrate => {
             let store = storage::open(&config.database_url).await?;

@@ -189,8 +189,25 @@ async fn demo_prints_its_url_and_login_and_generates_traffic() {
     assert_eq!(login["role"], "admin");
     let queues = get(&running.base, &token, "/queues").await;
     let names: Vec<&str> = queues["items"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Support line", "Sales line", "Front desk"]);
-    // The traffic generator adds an item every two seconds, round-robin over the queues.
+    assert_eq!(names, ["Front desk", "Sales", "Support", "Billing", "Technical", "VIP"], "walk-in + the simulator's");
+    // The demo's 3CX is connected and polled (how many calls arrive depends on the hour: the
+    // simulator runs in real time with a daily traffic profile).
+    let polled = async {
+        for _ in 0..100 {
+            let ready: Value = reqwest::get(format!("{}/readyz", running.base)).await.unwrap().json().await.unwrap();
+            let workers = ready["workers"].as_array().cloned().unwrap_or_default();
+            let poller = workers.iter().find(|w| w["name"].as_str().is_some_and(|n| n.starts_with("poller:")));
+            if poller.is_some_and(|p| !p["lastSuccessAt"].is_null()) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    };
+    assert!(polled.await, "the demo polls its simulated 3CX");
+    let metrics = reqwest::get(format!("{}/metrics", running.base)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("lineup_polls_total"), "{metrics}");
+    // The walk-in traffic generator adds an item every two seconds.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut total = 0;
     while Instant::now() < deadline && total < 3 {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use lineup_domain::{DomainEvent, EventKind, TenantId};
 use lineup_store::{EventScope, StoreError, StoreResult, StoredEvent};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool};
 
 use crate::rows::{col, db};
@@ -55,26 +56,29 @@ pub(crate) async fn read(
         EventScope::Item(id) => ("item_id", id),
     };
     let sql = format!(
-        "SELECT seq, event_type, session_id, item_id, payload, created_at FROM outbox \
-         WHERE tenant_id = $1 AND {column} = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+        "SELECT {EVENT_COLUMNS} FROM outbox WHERE tenant_id = $1 AND {column} = $2 AND seq > $3 ORDER BY seq LIMIT $4"
     );
     let rows =
         sqlx::query(&sql).bind(tenant).bind(id).bind(after).bind(i64::from(limit)).fetch_all(conn).await.map_err(db)?;
-    rows.iter()
-        .map(|row| {
-            let event_type: String = col(row, "event_type")?;
-            let kind = EventKind::parse(&event_type)
-                .ok_or_else(|| StoreError::Backend(format!("unknown event type '{event_type}' in the outbox")))?;
-            Ok(StoredEvent {
-                seq: col(row, "seq")?,
-                kind,
-                session_id: col(row, "session_id")?,
-                item_id: col(row, "item_id")?,
-                payload: col(row, "payload")?,
-                created_at: col(row, "created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(stored_event).collect()
+}
+
+/// The columns [`stored_event`] reads.
+pub(crate) const EVENT_COLUMNS: &str = "seq, event_type, session_id, item_id, payload, created_at";
+
+/// An outbox row as a [`StoredEvent`].
+pub(crate) fn stored_event(row: &PgRow) -> StoreResult<StoredEvent> {
+    let event_type: String = col(row, "event_type")?;
+    let kind = EventKind::parse(&event_type)
+        .ok_or_else(|| StoreError::Backend(format!("unknown event type '{event_type}' in the outbox")))?;
+    Ok(StoredEvent {
+        seq: col(row, "seq")?,
+        kind,
+        session_id: col(row, "session_id")?,
+        item_id: col(row, "item_id")?,
+        payload: col(row, "payload")?,
+        created_at: col(row, "created_at")?,
+    })
 }
 
 /// The highest seq in the outbox, 0 when it is empty.

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use lineup_domain::metadata::check_metadata;
 use lineup_domain::{
-    format_queue_number, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem, StatusChangeRequest,
-    TenantId,
+    format_queue_number, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem, SessionStatus,
+    StatusChangeRequest, TenantId,
 };
 use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, StoreError, StoreResult};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
@@ -18,6 +18,10 @@ use crate::{events, statuses};
 /// Who is recorded as having placed a new item in its first status.
 const CREATOR: &str = "api";
 
+/// A new item's validated parts ([`NewItem::validate`]): display name, metadata, requested
+/// start status.
+pub(crate) type ValidItem = (String, serde_json::Value, Option<Uuid>);
+
 /// Adds an item to an active session. The session row is locked for the whole transaction, so
 /// `item_seq` hands out gap-free, unique numbers to concurrent creators; a refusal rolls back.
 pub(crate) async fn create(
@@ -26,12 +30,29 @@ pub(crate) async fn create(
     session_id: Uuid,
     new: NewItem,
 ) -> StoreResult<Item> {
-    let (display_name, metadata, requested_status) = new.validate()?;
+    let valid = new.validate()?;
     let now = lineup_store::now_micros();
     let session = sessions::load(&mut *conn, tenant, session_id, Lock::Update).await?;
+    let (item, event) = insert(conn, tenant, &session, valid, CREATOR, now).await?;
+    events::append(conn, tenant, &event, now).await?;
+    Ok(item)
+}
+
+/// Adds an item to `session` (loaded with [`Lock::Update`], and active) with the session's next
+/// number and a first history entry by `created_by`, inside the caller's transaction. Returns
+/// the item and its `item_created` event, which the caller appends to the outbox last.
+pub(crate) async fn insert(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    session: &SessionRow,
+    (display_name, metadata, requested_status): ValidItem,
+    created_by: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<(Item, DomainEvent)> {
+    let session_id = session.session.id;
     session.session.ensure_active()?;
     check_metadata(session.metadata_schema.as_ref(), &metadata)?;
-    let status_id = start_status(conn, tenant, &session, requested_status).await?;
+    let status_id = start_status(conn, tenant, session, requested_status).await?;
     let numbered = sqlx::query(
         "UPDATE sessions s SET item_seq = s.item_seq + 1 FROM queues q WHERE s.id = $1 AND q.id = s.queue_id \
          RETURNING s.item_seq, q.prefix",
@@ -69,9 +90,9 @@ pub(crate) async fn create(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
-    record_move(conn, tenant, item.id, None, status_id, CREATOR, now).await?;
-    events::append(conn, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
-    Ok(item)
+    record_move(conn, tenant, item.id, None, status_id, created_by, now).await?;
+    let event = DomainEvent::item(EventKind::ItemCreated, &item);
+    Ok((item, event))
 }
 
 /// The status a new item starts in (decided by the domain over the session's statuses).
@@ -87,7 +108,7 @@ async fn start_status(
 
 /// Loads a live item of the tenant; with `lock`, the item row is locked for update and its
 /// session row for share (so the session's lifecycle and machine hold until commit).
-async fn load<'e>(conn: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, lock: bool) -> StoreResult<Item> {
+pub(crate) async fn load<'e>(conn: impl PgExecutor<'e>, tenant: TenantId, id: Uuid, lock: bool) -> StoreResult<Item> {
     let lock = if lock { " FOR UPDATE OF i FOR SHARE OF s" } else { "" };
     let row = sqlx::query(&format!(
         "SELECT {ITEM_COLUMNS} FROM items i JOIN sessions s ON s.id = i.session_id \
@@ -174,24 +195,48 @@ pub(crate) async fn change_status(
     let session = sessions::load(&mut *conn, tenant, item.session_id, Lock::None).await?;
     session.session.ensure_open()?;
     let all = statuses::of_session(&mut *conn, tenant, item.session_id).await?;
-    let refs = statuses::refs(&all);
+    let to = resolve_move(&session, &all, &item, &change)?;
+    let event = move_to(conn, tenant, &mut item, to, &change.actor(), now).await?;
+    events::append(conn, tenant, &event, now).await?;
+    Ok(item)
+}
+
+/// The status `change` moves `item` to, checked against the session's machine.
+pub(crate) fn resolve_move(
+    session: &SessionRow,
+    all: &[SessionStatus],
+    item: &Item,
+    change: &StatusChangeRequest,
+) -> StoreResult<Uuid> {
+    let refs = statuses::refs(all);
     let from = item.status_id;
     let current = refs.iter().copied().find(|s| s.id == from).ok_or_else(|| {
-        StoreError::Backend(format!("item {id} is in status {from}, which its session does not have"))
+        StoreError::Backend(format!("item {} is in status {from}, which its session does not have", item.id))
     })?;
-    let to = change.resolve(&session.machine, current, &refs)?;
-    let actor = change.actor();
+    Ok(change.resolve(&session.machine, current, &refs)?)
+}
+
+/// Puts `item` (locked by [`load`]) in status `to` and records the move by `actor`, inside the
+/// caller's transaction; returns the `item_status_changed` event, which the caller appends last.
+pub(crate) async fn move_to(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    item: &mut Item,
+    to: Uuid,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<DomainEvent> {
+    let from = item.status_id;
     sqlx::query("UPDATE items SET status_id = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
+        .bind(item.id)
         .bind(to)
         .bind(now)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
     item.status_id = to;
-    record_move(conn, tenant, id, Some(from), to, &actor, now).await?;
-    events::append(conn, tenant, &DomainEvent::item_status_changed(&item, from, &actor), now).await?;
-    Ok(item)
+    record_move(conn, tenant, item.id, Some(from), to, actor, now).await?;
+    Ok(DomainEvent::item_status_changed(item, from, actor))
 }
 
 async fn record_move(

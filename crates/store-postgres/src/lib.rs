@@ -7,10 +7,17 @@
 //! security hides and protects every other tenant's rows as a second wall behind the `tenant_id`
 //! each query names. Only the calls through which a request learns its tenant (credential
 //! resolution, tenant lookup) and the store-wide ones (`migrate`, `ping`, `last_event_seq`) run
-//! as the connecting role. A mutating call locks what it changes (the queue row for session
-//! numbers, the session row for item numbers), lets `lineup-domain` decide, writes its audit entry
-//! in the same transaction, and writes its outbox rows last, under one advisory lock, so event
-//! sequence numbers grow in commit order.
+//! as the connecting role. So does `list_enabled_pbx_connections`, an exception by design: the
+//! PBX polling workers serve every tenant and start from the enabled connections of all of them
+//! (with their sealed client secrets, which only the workers' key opens); it reads, never writes,
+//! and the workers act in each connection's tenant afterwards. So do the worker leases
+//! (`acquire_lease`, `release_lease`, `list_leases`): global infrastructure without a tenant, on
+//! a table the app role has no privilege on. So do the outbox dispatcher's calls (`read_outbox`,
+//! the outbox cursors, `webhook_tenants`, `claim_due_deliveries`): it serves every tenant, and
+//! creates and settles each delivery in its tenant's transaction afterwards. A mutating call locks what it
+//! changes (the queue row for session numbers, the session row for item numbers), lets
+//! `lineup-domain` decide, writes its audit entry in the same transaction, and writes its outbox
+//! rows last, under one advisory lock, so event sequence numbers grow in commit order.
 //! It must not decide a rule itself, must not name another backend, and must not return rows of
 //! another tenant or of a soft-deleted session.
 
@@ -29,11 +36,14 @@ macro_rules! in_tenant {
 mod access;
 mod api_keys;
 mod audit;
+mod calls;
 mod events;
+mod inbox;
 mod items;
 mod logins;
 mod members;
 mod paging;
+mod pbx;
 mod queues;
 mod rows;
 mod sessions;
@@ -41,6 +51,7 @@ mod statuses;
 mod templates;
 mod tenants;
 mod tickets;
+mod webhooks;
 
 use async_trait::async_trait;
 use lineup_domain::{

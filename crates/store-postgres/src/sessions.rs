@@ -1,10 +1,12 @@
 //! Sessions: numbering per queue, cloning the template, lifecycle and soft deletion.
 
+use chrono::{DateTime, Utc};
 use lineup_domain::session::default_session_name;
 use lineup_domain::{
     validate_name, DomainError, DomainEvent, Lifecycle, NewSession, Session, SessionPatch, StatusMachine, TenantId,
 };
 use lineup_store::{CursorValue, Entity, Page, PageRequest, StoreError, StoreResult};
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -48,15 +50,37 @@ pub(crate) async fn load<'e>(
     .await
     .map_err(db)?
     .ok_or(StoreError::NotFound(Entity::Session))?;
+    session_row(&row)
+}
+
+fn session_row(row: &PgRow) -> StoreResult<SessionRow> {
     Ok(SessionRow {
-        session: rows::session(&row)?,
-        machine: rows::machine(&row, "machine")?,
-        metadata_schema: col(&row, "metadata_schema")?,
+        session: rows::session(row)?,
+        machine: rows::machine(row, "machine")?,
+        metadata_schema: col(row, "metadata_schema")?,
     })
 }
 
-/// Opens session N+1 of an active queue. Incrementing `queues.session_seq` locks the queue row
-/// until commit, so concurrent creators get gap-free numbers; a refusal rolls the increment back.
+/// The queue's latest active session (highest number, not deleted), locked for update, if it
+/// has one.
+pub(crate) async fn latest_active(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+) -> StoreResult<Option<SessionRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.tenant_id = $1 AND s.queue_id = $2 \
+         AND s.status = 'active' AND NOT s.is_deleted ORDER BY s.session_number DESC LIMIT 1 FOR UPDATE"
+    ))
+    .bind(tenant)
+    .bind(queue_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(session_row).transpose()
+}
+
+/// Opens session N+1 of an active queue (see [`open`]).
 pub(crate) async fn create(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -64,7 +88,20 @@ pub(crate) async fn create(
     new: NewSession,
 ) -> StoreResult<Session> {
     let name = new.name.map(|n| validate_name("name", &n)).transpose()?;
-    let now = lineup_store::now_micros();
+    open(conn, tenant, queue_id, name, lineup_store::now_micros()).await
+}
+
+/// Opens session N+1 of an active queue inside the caller's transaction, cloning the template's
+/// statuses, machine and schema; `name` (already validated) defaults to `Session N`. Opening
+/// emits no event. Incrementing `queues.session_seq` locks the queue row until commit, so
+/// concurrent openers get gap-free numbers; a refusal rolls the increment back.
+pub(crate) async fn open(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+    name: Option<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<Session> {
     let queue = sqlx::query(
         "UPDATE queues SET session_seq = session_seq + 1 WHERE tenant_id = $1 AND id = $2 \
          RETURNING session_seq, is_active, template_id",

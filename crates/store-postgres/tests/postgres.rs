@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lineup_domain::{Actor, NewItem, NewSession, Role, StatusChangeRequest};
+use lineup_domain::call::{CallKey, Observation, ObservationKind, Source};
+use lineup_domain::{Actor, NewItem, NewSession, QueueMapping, Role, StatusChangeRequest};
 use lineup_store::conformance::access::{login, new_api_key, new_member, token};
 use lineup_store::conformance::fixture;
-use lineup_store::{DynStore, NewStreamTicket, Store};
+use lineup_store::conformance::pbx::new_pbx_connection;
+use lineup_store::conformance::webhooks::new_webhook;
+use lineup_store::{DynStore, EventScope, InboxSource, NewInboxMessage, NewStreamTicket, Store};
 use lineup_store_postgres::PostgresStore;
 use uuid::Uuid;
 
@@ -90,8 +93,9 @@ async fn a_reader_resuming_after_the_last_seen_seq_misses_no_event() {
     assert_eq!(seen, total, "every event is seen exactly once by a resuming reader");
 }
 
-/// Tables without a tenant that the app role must not touch at all.
-const GLOBAL_TABLES: [&str; 1] = ["_sqlx_migrations"];
+/// Tables without a tenant that the app role must not touch at all (worker leases and outbox
+/// cursors serve every tenant's workers and are used as the owner).
+const GLOBAL_TABLES: [&str; 3] = ["_sqlx_migrations", "worker_leases", "outbox_cursors"];
 
 /// Every table of the schema that carries a `tenant_id` column, by name: the tables row-level
 /// security must wall off. Read from the catalog, so a new table is checked without being named.
@@ -135,10 +139,14 @@ async fn app_tx(pg: &PostgresStore, tenant: Option<Uuid>) -> sqlx::Transaction<'
 
 /// A tenant with rows in every tenant table: a queue, a session and an item that moved (with
 /// their statuses, history and events), a member with a login session, an API key, a stream
-/// ticket and audit entries. Returns the tenant and its member's id.
+/// ticket, a PBX connection with a queue mapping, an inbox message, a call that became an item, a
+/// worker checkpoint, a webhook with a delivery, and audit entries. Returns the tenant and its member's id.
 async fn populated_tenant(store: &DynStore) -> (Uuid, Uuid) {
     let f = fixture(store).await;
+    new_webhook(store, f.tenant, "Hook").await;
     let it = store.create_item(f.tenant, f.session.id, item("Ann")).await.unwrap();
+    let created = store.read_events(f.tenant, EventScope::Item(it.id), 0, 1).await.unwrap().remove(0);
+    assert_eq!(store.enqueue_deliveries(f.tenant, &created).await.unwrap(), 1);
     let call = StatusChangeRequest { transition: Some("call".into()), ..Default::default() };
     store.change_item_status(f.tenant, it.id, call).await.unwrap();
     let member = new_member(store, f.tenant, Role::Agent).await;
@@ -149,6 +157,24 @@ async fn populated_tenant(store: &DynStore) -> (Uuid, Uuid) {
     store.create_stream_ticket(&principal, ticket).await.unwrap();
     let (key, _) = new_api_key(store, f.tenant, Role::Display).await;
     store.revoke_api_key(&Actor::system("rls test"), f.tenant, key.id, now).await.unwrap();
+    let pbx = new_pbx_connection(store, f.tenant, "PBX").await;
+    let mapping = QueueMapping { dn: "800".into(), queue_id: f.queue.id };
+    store.set_pbx_queue_mappings(&Actor::system("rls test"), f.tenant, pbx.id, vec![mapping]).await.unwrap();
+    let record = NewInboxMessage {
+        connection_id: pbx.id,
+        source: InboxSource::Poller,
+        call_key: "call-1".into(),
+        dedup_key: "rec-1".into(),
+        payload: serde_json::json!({}),
+        observed_at: now,
+    };
+    store.enqueue(f.tenant, record).await.unwrap();
+    let call = CallKey { connection: pbx.id, call_id: 1 };
+    let entered = ObservationKind::EnteredQueue { queue_dn: "800".into() };
+    let observation = Observation::new(call, Source::Poller, now, entered);
+    let applied = store.apply_call_observations(f.tenant, call, &[observation], None, now).await.unwrap();
+    assert!(applied.item_created);
+    store.put_checkpoint(f.tenant, pbx.id, "history", &serde_json::json!({"readUpTo": now}), now).await.unwrap();
     (f.tenant, member.id)
 }
 
@@ -333,4 +359,47 @@ async fn every_tenant_table_has_row_level_security_with_a_policy_for_the_app_rol
             .await
             .unwrap();
     assert!(!superuser && !bypass, "the app role must not bypass row-level security");
+}
+
+/// Applications to one call merge one after the other on its locked row; another call's
+/// application does not wait for that row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn applying_to_a_call_waits_for_its_row_only() {
+    let pg = postgres_store().await;
+    let store: DynStore = Arc::new(pg.clone());
+    let f = fixture(&store).await;
+    let pbx = new_pbx_connection(&store, f.tenant, "PBX").await;
+    let mapping = QueueMapping { dn: "800".into(), queue_id: f.queue.id };
+    store.set_pbx_queue_mappings(&Actor::system("lock test"), f.tenant, pbx.id, vec![mapping]).await.unwrap();
+    let now = lineup_store::now_micros();
+    let (busy, free) = (CallKey { connection: pbx.id, call_id: 1 }, CallKey { connection: pbx.id, call_id: 2 });
+    for key in [busy, free] {
+        let entered =
+            Observation::new(key, Source::Poller, now, ObservationKind::EnteredQueue { queue_dn: "800".into() });
+        store.apply_call_observations(f.tenant, key, &[entered], None, now).await.unwrap();
+    }
+    let appeared = |key: CallKey| {
+        let kind = ObservationKind::Appeared { caller: "+4930123".into(), callee: "800".into() };
+        vec![Observation::new(key, Source::Poller, now, kind)]
+    };
+    let mut holder = pg.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM calls WHERE tenant_id = $1 AND connection_id = $2 AND call_id = 1 FOR UPDATE")
+        .bind(f.tenant)
+        .bind(pbx.id)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let free_observations = appeared(free);
+    let other = store.apply_call_observations(f.tenant, free, &free_observations, None, now);
+    let other = tokio::time::timeout(Duration::from_secs(5), other).await.expect("another call does not wait");
+    assert!(other.unwrap().changed);
+    let waiting = {
+        let (store, observations) = (store.clone(), appeared(busy));
+        tokio::spawn(async move { store.apply_call_observations(f.tenant, busy, &observations, None, now).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the call's own application waits for its row");
+    holder.rollback().await.unwrap();
+    let applied = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
+    assert!(applied.changed && applied.call.record.caller.is_some());
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use lineup_domain::{DomainEvent, EventKind, TenantId};
 use lineup_store::{EventScope, StoreError, StoreResult, StoredEvent};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::codec::{db, id, json, ts, RowExt};
@@ -42,8 +43,7 @@ pub(crate) async fn read(
         EventScope::Item(i) => ("item_id", i),
     };
     let sql = format!(
-        "SELECT seq, event_type, session_id, item_id, payload, created_at FROM outbox \
-         WHERE tenant_id = ? AND {col} = ? AND seq > ? ORDER BY seq LIMIT ?"
+        "SELECT {EVENT_COLUMNS} FROM outbox WHERE tenant_id = ? AND {col} = ? AND seq > ? ORDER BY seq LIMIT ?"
     );
     let rows = sqlx::query(&sql)
         .bind(id(tenant))
@@ -53,20 +53,24 @@ pub(crate) async fn read(
         .fetch_all(pool)
         .await
         .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            let name = r.text("event_type")?;
-            Ok(StoredEvent {
-                seq: r.int("seq")?,
-                kind: EventKind::parse(&name)
-                    .ok_or_else(|| StoreError::Backend(format!("unknown event type '{name}' in the outbox")))?,
-                session_id: r.uuid("session_id")?,
-                item_id: r.opt_uuid("item_id")?,
-                payload: r.json("payload")?,
-                created_at: r.time("created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(stored_event).collect()
+}
+
+/// The columns [`stored_event`] reads.
+pub(crate) const EVENT_COLUMNS: &str = "seq, event_type, session_id, item_id, payload, created_at";
+
+/// An outbox row as a [`StoredEvent`].
+pub(crate) fn stored_event(r: &SqliteRow) -> StoreResult<StoredEvent> {
+    let name = r.text("event_type")?;
+    Ok(StoredEvent {
+        seq: r.int("seq")?,
+        kind: EventKind::parse(&name)
+            .ok_or_else(|| StoreError::Backend(format!("unknown event type '{name}' in the outbox")))?,
+        session_id: r.uuid("session_id")?,
+        item_id: r.opt_uuid("item_id")?,
+        payload: r.json("payload")?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 pub(crate) async fn last_seq(pool: &SqlitePool) -> StoreResult<i64> {

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use lineup_domain::item::{start_status, StatusRef};
 use lineup_domain::metadata::check_metadata;
 use lineup_domain::{
-    format_queue_number, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem, StatusChangeRequest,
-    TenantId,
+    format_queue_number, DomainEvent, EventKind, Item, ItemHistoryEntry, ItemPatch, NewItem, SessionStatus,
+    StatusChangeRequest, TenantId,
 };
 use lineup_store::{CursorValue, Entity, ItemFilter, Page, PageRequest, SortKey, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
@@ -14,26 +14,52 @@ use uuid::Uuid;
 
 use crate::codec::{db, id, json, ts, RowExt};
 use crate::paging::{bind_after, keyset};
+use crate::sessions::SessionRow;
 use crate::{events, sessions, SqliteStore};
 
 const COLUMNS: &str =
     "i.id, i.queue_id, i.session_id, i.status_id, i.number, i.queue_number, i.name, i.metadata, i.created_at";
 
+/// Who is recorded as having placed a new item in its first status through the API.
+const CREATOR: &str = "api";
+
+/// A new item's validated parts ([`NewItem::validate`]): display name, metadata, requested
+/// start status.
+pub(crate) type ValidItem = (String, serde_json::Value, Option<Uuid>);
+
 pub(crate) async fn create(store: &SqliteStore, tenant: TenantId, session_id: Uuid, new: NewItem) -> StoreResult<Item> {
-    let (name, metadata, requested_status) = new.validate()?;
+    let valid = new.validate()?;
     let now = lineup_store::now_micros();
     let mut tx = store.writer.begin().await.map_err(db)?;
     let session = sessions::load(&mut *tx, tenant, session_id).await?;
+    let (item, event) = insert(&mut tx, tenant, &session, valid, CREATOR, now).await?;
+    events::append(&mut tx, tenant, &event, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+/// Adds an item to `session`, which must be active, with the session's next number and a first
+/// history entry by `created_by`, inside the caller's write transaction. Returns the item and
+/// its `item_created` event, which the caller appends to the outbox.
+pub(crate) async fn insert(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    session: &SessionRow,
+    (name, metadata, requested_status): ValidItem,
+    created_by: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<(Item, DomainEvent)> {
+    let session_id = session.session.id;
     session.session.ensure_active()?;
     check_metadata(session.metadata_schema.as_ref(), &metadata)?;
-    let statuses = sessions::statuses(&mut tx, tenant, session_id).await?;
+    let statuses = sessions::statuses(&mut *conn, tenant, session_id).await?;
     let status_id = start_status(&session.machine, &statuses, requested_status)?;
     let row = sqlx::query(
         "UPDATE sessions SET item_seq = item_seq + 1 WHERE id = ? \
          RETURNING item_seq, (SELECT prefix FROM queues WHERE queues.id = sessions.queue_id) AS prefix",
     )
     .bind(id(session_id))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
     let number = row.int("item_seq")?;
@@ -62,17 +88,20 @@ pub(crate) async fn create(store: &SqliteStore, tenant: TenantId, session_id: Uu
     .bind(json(&item.metadata))
     .bind(ts(now))
     .bind(ts(now))
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
-    record_history(&mut tx, tenant, item.id, None, status_id, "api", now).await?;
-    events::append(&mut tx, tenant, &DomainEvent::item(EventKind::ItemCreated, &item), now).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(item)
+    record_history(conn, tenant, item.id, None, status_id, created_by, now).await?;
+    let event = DomainEvent::item(EventKind::ItemCreated, &item);
+    Ok((item, event))
 }
 
 /// Loads a visible item (its session not deleted) with its number.
-async fn load<'e>(conn: impl SqliteExecutor<'e>, tenant: TenantId, item_id: Uuid) -> StoreResult<(Item, i64)> {
+pub(crate) async fn load<'e>(
+    conn: impl SqliteExecutor<'e>,
+    tenant: TenantId,
+    item_id: Uuid,
+) -> StoreResult<(Item, i64)> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM items i JOIN sessions s ON s.id = i.session_id \
          WHERE i.tenant_id = ? AND i.id = ? AND s.is_deleted = 0"
@@ -159,26 +188,49 @@ pub(crate) async fn change_status(
     let session = sessions::load(&mut *tx, tenant, item.session_id).await?;
     session.session.ensure_open()?;
     let statuses = sessions::statuses(&mut tx, tenant, item.session_id).await?;
+    let target = resolve_move(&session, &statuses, &item, &change)?;
+    let event = move_to(&mut tx, tenant, &mut item, target, &change.actor(), now).await?;
+    events::append(&mut tx, tenant, &event, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(item)
+}
+
+/// The status `change` moves `item` to, checked against the session's machine.
+pub(crate) fn resolve_move(
+    session: &SessionRow,
+    statuses: &[SessionStatus],
+    item: &Item,
+    change: &StatusChangeRequest,
+) -> StoreResult<Uuid> {
     let refs: Vec<StatusRef<'_>> = statuses.iter().map(|s| StatusRef { id: s.id, label: &s.label }).collect();
     let current = *refs
         .iter()
         .find(|s| s.id == item.status_id)
         .ok_or_else(|| StoreError::Backend("the item's status is missing from its session".into()))?;
-    let target = change.resolve(&session.machine, current, &refs)?;
-    let actor = change.actor();
+    Ok(change.resolve(&session.machine, current, &refs)?)
+}
+
+/// Puts `item` in status `to` and records the move by `actor` in its history, inside the
+/// caller's write transaction; returns the `item_status_changed` event for the caller to append.
+pub(crate) async fn move_to(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    item: &mut Item,
+    to: Uuid,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<DomainEvent> {
     let from = item.status_id;
-    item.status_id = target;
+    item.status_id = to;
     sqlx::query("UPDATE items SET status_id = ?, updated_at = ? WHERE id = ?")
-        .bind(id(target))
+        .bind(id(to))
         .bind(ts(now))
-        .bind(id(item_id))
-        .execute(&mut *tx)
+        .bind(id(item.id))
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
-    record_history(&mut tx, tenant, item_id, Some(from), target, &actor, now).await?;
-    events::append(&mut tx, tenant, &DomainEvent::item_status_changed(&item, from, &actor), now).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(item)
+    record_history(conn, tenant, item.id, Some(from), to, actor, now).await?;
+    Ok(DomainEvent::item_status_changed(item, from, actor))
 }
 
 async fn record_history(

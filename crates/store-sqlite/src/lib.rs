@@ -9,17 +9,21 @@
 mod access;
 mod api_keys;
 mod audit;
+mod calls;
 mod codec;
 mod events;
+mod inbox;
 mod items;
 mod logins;
 mod members;
 mod paging;
+mod pbx;
 mod queues;
 mod sessions;
 mod templates;
 mod tenants;
 mod tickets;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

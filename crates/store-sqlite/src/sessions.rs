@@ -1,5 +1,6 @@
 //! Sessions, their lifecycle and their cloned statuses.
 
+use chrono::{DateTime, Utc};
 use lineup_domain::session::default_session_name;
 use lineup_domain::{
     validate_name, DomainError, DomainEvent, Lifecycle, NewSession, Session, SessionPatch, SessionStatus,
@@ -33,19 +34,34 @@ pub(crate) async fn create(
     let name = new.name.as_deref().map(|n| validate_name("name", n)).transpose()?;
     let now = lineup_store::now_micros();
     let mut tx = store.writer.begin().await.map_err(db)?;
-    let queue = queues::get(&mut *tx, tenant, queue_id).await?;
+    let session = open(&mut tx, tenant, queue_id, name, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(session)
+}
+
+/// Opens session N+1 of an active queue inside the caller's write transaction, cloning the
+/// template's statuses, machine and schema; `name` (already validated) defaults to
+/// `Session N`. Opening a session emits no event.
+pub(crate) async fn open(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+    name: Option<String>,
+    now: DateTime<Utc>,
+) -> StoreResult<Session> {
+    let queue = queues::get(&mut *conn, tenant, queue_id).await?;
     if !queue.is_active {
         return Err(DomainError::QueueInactive.into());
     }
     let number_row = sqlx::query("UPDATE queues SET session_seq = session_seq + 1 WHERE id = ? RETURNING session_seq")
         .bind(id(queue_id))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
     let number = number_row.int("session_seq")?;
     let template = sqlx::query("SELECT machine, metadata_schema FROM templates WHERE id = ?")
         .bind(id(queue.template_id))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
     let session = Session {
@@ -72,10 +88,10 @@ pub(crate) async fn create(
     .bind(ts(now))
     .bind(ts(now))
     .bind(ts(now))
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
-    for s in templates::statuses(&mut *tx, tenant, queue.template_id).await? {
+    for s in templates::statuses(&mut *conn, tenant, queue.template_id).await? {
         sqlx::query(
             "INSERT INTO session_statuses (id, tenant_id, session_id, template_status_id, label, color, sort_order) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -87,11 +103,10 @@ pub(crate) async fn create(
         .bind(&s.label)
         .bind(&s.color)
         .bind(s.order)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
     Ok(session)
 }
 
@@ -113,6 +128,27 @@ pub(crate) async fn load<'e>(
         machine: serde_json::from_value(row.json("machine")?).map_err(StoreError::backend)?,
         metadata_schema: row.opt_json("metadata_schema")?,
     })
+}
+
+/// The queue's latest active session (highest number, not deleted), if it has one.
+pub(crate) async fn latest_active(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+) -> StoreResult<Option<SessionRow>> {
+    let found = sqlx::query(
+        "SELECT id FROM sessions WHERE tenant_id = ? AND queue_id = ? AND status = 'active' AND is_deleted = 0 \
+         ORDER BY session_number DESC LIMIT 1",
+    )
+    .bind(id(tenant))
+    .bind(id(queue_id))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    match found {
+        Some(row) => Ok(Some(load(&mut *conn, tenant, row.uuid("id")?).await?)),
+        None => Ok(None),
+    }
 }
 
 pub(crate) async fn get(pool: &SqlitePool, tenant: TenantId, session_id: Uuid) -> StoreResult<Session> {

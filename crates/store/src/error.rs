@@ -16,6 +16,11 @@ pub enum Entity {
     User,
     ApiKey,
     LoginSession,
+    PbxConnection,
+    InboxMessage,
+    Call,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl fmt::Display for Entity {
@@ -30,6 +35,11 @@ impl fmt::Display for Entity {
             Entity::User => "user",
             Entity::ApiKey => "API key",
             Entity::LoginSession => "login session",
+            Entity::PbxConnection => "PBX connection",
+            Entity::InboxMessage => "inbox message",
+            Entity::Call => "call",
+            Entity::Webhook => "webhook",
+            Entity::WebhookDelivery => "webhook delivery",
         })
     }
 }

@@ -5,9 +5,13 @@
 //! decided by `lineup-domain`, which every backend calls inside its transactions.
 
 pub mod access;
+pub mod calls;
 pub mod conformance;
 pub mod error;
+pub mod inbox;
 pub mod page;
+pub mod pbx;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -24,8 +28,15 @@ pub use access::{
     AccessStore, LoginCandidate, LoginMembership, NewLoginSession, NewStreamTicket, RefreshOutcome, TokenHash,
     TokenPair,
 };
+pub use calls::{AppliedCall, CallFilter, CallStore, StoredCall, WorkerLease, CALL_ACTOR};
 pub use error::{Entity, StoreError};
+pub use inbox::{
+    ClaimScope, Enqueued, InboxDepth, InboxLease, InboxMessage, InboxRetryPolicy, InboxSource, InboxState, InboxStore,
+    NewInboxMessage, Settlement,
+};
 pub use page::{Cursor, CursorValue, Page, PageRequest, SortKey, SortOrder};
+pub use pbx::{EnabledPbxConnection, PbxStore};
+pub use webhooks::{AttemptOutcome, AttemptRecorded, ClaimedDelivery, DeliveryScope, WebhookStore};
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -65,7 +76,7 @@ pub struct ItemFilter {
 /// `NotFound`, exactly as if it did not exist. Every mutating method runs in one transaction
 /// that also writes the outbox rows of the events it causes; a refused change stores nothing.
 #[async_trait]
-pub trait Store: AccessStore + Send + Sync + 'static {
+pub trait Store: AccessStore + CallStore + InboxStore + PbxStore + WebhookStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.

@@ -72,13 +72,82 @@ export interface CreatedApiKey {
   secret: string;
 }
 
+/** Sort key of the dead-letter list (its only one: when the message was enqueued). */
+export type DeadLetterSort = "createdAt";
+
+/** Where a delivery is in its life. */
+export type DeliveryState = "pending" | "delivered" | "failed";
+
 /** The six event names of the session and item streams. */
 export type EventKind = "item_created" | "item_updated" | "item_status_changed" | "session_paused" | "session_resumed" | "session_completed";
 
 /** The body of a healthy probe. */
 export interface Health {
-  /** Always `ok`. */
+  /**
+   * `ok`; `/readyz` says `degraded` when a background worker keeps failing (the API itself
+   * still serves, so the probe still answers 200).
+   */
   status: string;
+  /** The background workers of this process (`/readyz` only; absent when none run here). */
+  workers?: WorkerHealth[] | null;
+}
+
+/** How many of the tenant's messages are where. */
+export interface InboxDepthView {
+  /** Waiting to be processed, due or awaiting a retry. */
+  pending: number;
+  /** Taken by a worker. */
+  inFlight: number;
+  /** Dead letters waiting for an operator. */
+  dead: number;
+  /** When the oldest pending message was enqueued: how far behind the inbox is. */
+  oldestPendingAt: string | null;
+}
+
+/** A page of inbox messages. */
+export interface InboxMessagePage {
+  /** The rows of this page, in the requested order. */
+  items: InboxMessageView[];
+  /** Pass as `cursor` to get the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/** Which reader of 3CX a record came from. */
+export type InboxMessageSource = "poller" | "history" | "callLog";
+
+/** Where a message is in its life. */
+export type InboxMessageState = "pending" | "inFlight" | "done" | "dead" | "discarded";
+
+/** One record read from a PBX, as the inbox holds it. */
+export interface InboxMessageView {
+  id: string;
+  /** Inbox order: messages are processed by ascending `seq`; a replay gives a new, higher one. */
+  seq: number;
+  /** The PBX connection the record was read from. */
+  connectionId: string;
+  source: InboxMessageSource;
+  /** The call the record belongs to: one call's messages are processed one at a time, in order. */
+  callKey: string;
+  /** Identifies the external record: the same record is never stored twice. */
+  dedupKey: string;
+  /** The record as read. */
+  payload: Record<string, unknown>;
+  /** When the reader saw the record. */
+  observedAt: string;
+  enqueuedAt: string;
+  state: InboxMessageState;
+  /** Failed attempts since it was enqueued or last replayed. */
+  attempts: number;
+  /** How many times a worker took it, ever. */
+  claims: number;
+  /** A pending message is not processed before this instant. */
+  notBefore: string | null;
+  /** The end of the current worker's lease, while in flight. */
+  leasedUntil: string | null;
+  /** The error of the latest failed attempt. */
+  lastError: string | null;
+  /** When it became done or dead. */
+  settledAt: string | null;
 }
 
 /** An item of a session. `queue_number` is the queue prefix and the item's number in its session. */
@@ -247,6 +316,20 @@ export interface NewMember {
   role: Role;
 }
 
+/** The request to connect a 3CX. */
+export interface NewPbxConnection {
+  name: string;
+  /** `http(s)://host[:port][/path]`; no credentials, query or fragment. */
+  baseUrl: string;
+  clientId: string;
+  /** 1 to 512 characters; stored sealed and never returned. */
+  clientSecret: string;
+  /** Milliseconds between polls, 250 to 60000 (default 1000). */
+  pollIntervalMs?: number | null;
+  /** Whether the workers poll it (default `true`). */
+  isEnabled?: boolean | null;
+}
+
 /** The request to create a queue. */
 export interface NewQueue {
   name: string;
@@ -279,8 +362,77 @@ export interface NewTemplateStatus {
   order?: number | null;
 }
 
+/** The request to create a webhook. */
+export interface NewWebhook {
+  name: string;
+  /** `http(s)://host[:port][/path][?query]`; no credentials or fragment. */
+  url: string;
+  /** The signing key, 16 to 512 characters; stored sealed and never returned. */
+  secret: string;
+  /**
+   * The event types to receive (`item_created`, `item_updated`, `item_status_changed`,
+   * `session_paused`, `session_resumed`, `session_completed`); absent or empty: every type.
+   */
+  eventTypes?: string[] | null;
+  /** Whether events are delivered (default `true`). */
+  isEnabled?: boolean | null;
+}
+
 /** Sort direction of a list. */
 export type Order = "asc" | "desc";
+
+/** A PBX connection as the API shows it: everything but the client secret. */
+export interface PbxConnection {
+  id: string;
+  name: string;
+  /** The 3CX's address, `http(s)://host[:port][/path]`, without a trailing `/`. */
+  baseUrl: string;
+  /** The OAuth2 client id of the 3CX service principal. */
+  clientId: string;
+  /**
+   * Whether a client secret is stored (always, for a live connection); the secret itself is
+   * never returned.
+   */
+  hasClientSecret: boolean;
+  /** When the client secret was last set. */
+  clientSecretChangedAt: string;
+  /** How often the 3CX is polled, in milliseconds (250 to 60000). */
+  pollIntervalMs: number;
+  /** Whether the workers poll this connection. */
+  isEnabled: boolean;
+  /** Which 3CX queue (by DN) feeds which Lineup queue, ordered by DN as a number. */
+  queueMappings: QueueMapping[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A page of PBX connections. */
+export interface PbxConnectionPage {
+  /** The rows of this page, in the requested order. */
+  items: PbxConnection[];
+  /** Pass as `cursor` to get the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * A change to a connection; absent fields stay as they are. A `clientSecret` replaces the
+ * stored one.
+ */
+export interface PbxConnectionPatch {
+  name?: string | null;
+  baseUrl?: string | null;
+  clientId?: string | null;
+  /** Replaces the stored secret; never returned. */
+  clientSecret?: string | null;
+  pollIntervalMs?: number | null;
+  isEnabled?: boolean | null;
+}
+
+/** The request replacing all queue mappings of a connection. */
+export interface PbxQueueMappings {
+  /** The whole new set (an empty list removes every mapping); each DN at most once. */
+  queueMappings: QueueMapping[];
+}
 
 /** An RFC 9457 problem document, with Lineup's extension members. */
 export interface Problem {
@@ -319,6 +471,14 @@ export interface Queue {
   isActive: boolean;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One 3CX queue (its DN, the extension number such as `800`) feeding one Lineup queue. */
+export interface QueueMapping {
+  /** The 3CX queue's DN: 1 to 10 digits. */
+  dn: string;
+  /** A queue of the same tenant. */
+  queueId: string;
 }
 
 /** A page of queues. */
@@ -480,3 +640,116 @@ export interface Transition {
 
 /** Where a transition may start: one status, several, or any (`"*"`). */
 export type TransitionFrom = string | string[];
+
+/** A webhook as the API shows it: everything but the secret. */
+export interface Webhook {
+  id: string;
+  name: string;
+  /** Where deliveries are POSTed: `http(s)://host[:port][/path][?query]`. */
+  url: string;
+  /** The event types it receives, in the order of the event list; empty: every type. */
+  eventTypes: EventKind[];
+  /** Whether new events are delivered to it. */
+  isEnabled: boolean;
+  /**
+   * Whether a signing secret is stored (always, for a live webhook); the secret itself is
+   * never returned.
+   */
+  hasSecret: boolean;
+  /** When the secret was last set. */
+  secretChangedAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One event's delivery to one webhook: an entry of the delivery log. */
+export interface WebhookDelivery {
+  id: string;
+  webhookId: string;
+  /** The event's id (`X-Lineup-Event-Id`); one delivery per event and webhook. */
+  eventId: number;
+  eventType: EventKind;
+  state: DeliveryState;
+  /** Attempts made since it was created or last redelivered. */
+  attempts: number;
+  /** When a pending delivery is attempted next; `null` once delivered or failed. */
+  nextAttemptAt: string | null;
+  /** The HTTP status of the latest attempt (`null` when no answer came). */
+  lastStatusCode: number | null;
+  /** Why the latest attempt failed. */
+  lastError: string | null;
+  createdAt: string;
+  /** When the endpoint accepted it. */
+  deliveredAt: string | null;
+  /** The body POSTed. */
+  event: WebhookEvent;
+}
+
+/** A page of a webhook's deliveries. */
+export interface WebhookDeliveryPage {
+  /** The rows of this page, in the requested order. */
+  items: WebhookDelivery[];
+  /** Pass as `cursor` to get the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * The JSON body of a delivery: one committed event. The same event always has the same body,
+ * whichever delivery (or redelivery) carries it.
+ */
+export interface WebhookEvent {
+  /**
+   * The event's id, its position in the tenant's event sequence (also the SSE `id:` and the
+   * `X-Lineup-Event-Id` header). A receiver that may see an event twice deduplicates by it.
+   */
+  id: number;
+  /** The event type (also the `X-Lineup-Event-Type` header). */
+  type: EventKind;
+  tenantId: string;
+  sessionId: string;
+  /** The item the event is about; `null` for session events. */
+  itemId: string | null;
+  /** When the change was committed. */
+  createdAt: string;
+  /** The event's payload, exactly as the session and item streams carry it. */
+  data: Record<string, unknown>;
+}
+
+/** A page of webhooks. */
+export interface WebhookPage {
+  /** The rows of this page, in the requested order. */
+  items: Webhook[];
+  /** Pass as `cursor` to get the next page; `null` on the last page. */
+  nextCursor: string | null;
+}
+
+/** A change to a webhook; absent fields stay as they are. A `secret` replaces the stored one. */
+export interface WebhookPatch {
+  name?: string | null;
+  url?: string | null;
+  /** Replaces the signing key; never returned. */
+  secret?: string | null;
+  /** Replaces the event types received (empty: every type). */
+  eventTypes?: string[] | null;
+  isEnabled?: boolean | null;
+}
+
+/** What one background worker last did. */
+export interface WorkerHealth {
+  /** E.g. `poller:<connection id>`, `reconciler-history:<connection id>`, `inbox-processor`. */
+  name: string;
+  /** False after several failed cycles in a row. */
+  healthy: boolean;
+  /** When it last finished a cycle without error. */
+  lastSuccessAt?: string | null;
+  /** The error of its latest failed cycle, until the next success. */
+  lastError?: string | null;
+  lastErrorAt?: string | null;
+  /**
+   * How far behind it is, in milliseconds (per worker: poll duration, inbox age, checkpoint
+   * age).
+   */
+  lagMs?: number | null;
+  /** Failed cycles in a row. */
+  consecutiveFailures: number;
+}

@@ -57,6 +57,9 @@ pub mod need {
         UserManage,
         ApiKeyManage,
         AuditRead,
+        PbxManage,
+        InboxManage,
+        WebhookManage,
     );
 
     /// Requires a valid credential of any role (`/me`, logout, stream tickets).

@@ -5,17 +5,22 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod inbox;
 pub mod items;
+pub mod pbx;
 pub mod queues;
 pub mod sessions;
 pub mod templates;
 pub mod tenant;
 pub mod users;
+pub mod webhooks;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lineup_domain::{ApiKey, AuditEntry, Item, Member, Queue, Session, Template};
+use lineup_domain::{
+    ApiKey, AuditEntry, Item, Member, PbxConnection, Queue, Session, Template, Webhook, WebhookDelivery,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -73,4 +78,20 @@ page_schema! {
 page_schema! {
     /// A page of audit entries.
     AuditPage, AuditEntry
+}
+page_schema! {
+    /// A page of PBX connections.
+    PbxConnectionPage, PbxConnection
+}
+page_schema! {
+    /// A page of inbox messages.
+    InboxMessagePage, inbox::InboxMessageView
+}
+page_schema! {
+    /// A page of webhooks.
+    WebhookPage, Webhook
+}
+page_schema! {
+    /// A page of a webhook's deliveries.
+    WebhookDeliveryPage, WebhookDelivery
 }

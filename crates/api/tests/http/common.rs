@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use lineup_api::{router, ApiConfig, AppState, RateLimits};
 use lineup_domain::{Actor, NewApiKey, NewMember, Role, TenantSpec};
-use lineup_security::TokenKind;
-use lineup_store::{DynStore, Store};
+use lineup_security::{SecretBox, SecretKey, TokenKind};
+use lineup_store::{
+    ClaimScope, DynStore, Enqueued, InboxMessage, InboxRetryPolicy, InboxSource, NewInboxMessage, Settlement, Store,
+};
 use lineup_store_sqlite::SqliteStore;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -33,6 +35,8 @@ pub fn test_config() -> ApiConfig {
 pub struct TestServer {
     pub base: String,
     pub store: DynStore,
+    /// The box the server seals PBX credentials with (`None`: no secret key configured).
+    pub secrets: Option<Arc<SecretBox>>,
     pub tenant: Uuid,
     pub slug: String,
     /// Requests as the tenant's admin API key.
@@ -104,6 +108,22 @@ pub async fn postgres_server() -> TestServer {
     serve(postgres_store().await, test_config(), None).await
 }
 
+/// A server over a fresh SQLite file with one tenant and no secret key configured.
+pub async fn sqlite_server_without_secrets() -> TestServer {
+    let (store, dir) = sqlite_store().await;
+    serve_with_secrets(store, test_config(), Some(dir), None).await
+}
+
+/// A server over the PostgreSQL test database with a fresh tenant and no secret key configured.
+pub async fn postgres_server_without_secrets() -> TestServer {
+    serve_with_secrets(postgres_store().await, test_config(), None, None).await
+}
+
+/// A secret box with a fresh random key, as a server configured with one `secret_keys` entry has.
+pub fn test_secret_box() -> SecretBox {
+    SecretBox::new(SecretKey::parse(&SecretKey::generate("test")).unwrap(), Vec::new())
+}
+
 /// Creates a tenant with a unique slug; returns its id and slug.
 pub async fn make_tenant(store: &DynStore, name: &str) -> (Uuid, String) {
     let id = Uuid::new_v4();
@@ -135,11 +155,22 @@ pub async fn make_user(store: &DynStore, tenant: Uuid, username: &str, role: Rol
     store.create_member(&Actor::system("test"), tenant, spec).await.unwrap().id
 }
 
-/// A server over `store`, acting in a fresh tenant as its admin API key.
+/// A server over `store` sealing PBX credentials with a fresh key, acting in a fresh tenant as
+/// its admin API key.
 pub async fn serve(store: DynStore, config: ApiConfig, dir: Option<TempDir>) -> TestServer {
+    serve_with_secrets(store, config, dir, Some(Arc::new(test_secret_box()))).await
+}
+
+/// A server over `store` sealing PBX credentials with `secrets` (`None`: refusing them).
+pub async fn serve_with_secrets(
+    store: DynStore,
+    config: ApiConfig,
+    dir: Option<TempDir>,
+    secrets: Option<Arc<SecretBox>>,
+) -> TestServer {
     let (tenant, slug) = make_tenant(&store, "Test tenant").await;
     let key = make_api_key(&store, tenant, Role::Admin).await;
-    let state = AppState::with_config(store.clone(), config);
+    let state = AppState { secrets: secrets.clone(), ..AppState::with_config(store.clone(), config) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -148,7 +179,7 @@ pub async fn serve(store: DynStore, config: ApiConfig, dir: Option<TempDir>) -> 
     });
     let base = format!("http://{addr}");
     let admin = Caller::new(&base).with_token(&key);
-    TestServer { base, store, tenant, slug, admin, server, _dir: dir }
+    TestServer { base, store, secrets, tenant, slug, admin, server, _dir: dir }
 }
 
 impl TestServer {
@@ -450,3 +481,72 @@ pub async fn desk(s: &TestServer) -> Desk {
     let statuses = s.get(&format!("/api/v1/sessions/{}/statuses", session["id"].as_str().unwrap())).await.expect(200);
     Desk { template, queue, session, statuses: statuses.as_array().unwrap().clone() }
 }
+
+/// An inbox record of `call` on `connection`, keyed `key`, whose payload names both.
+pub fn inbox_record(connection: Uuid, call: &str, key: &str) -> NewInboxMessage {
+    NewInboxMessage {
+        connection_id: connection,
+        source: InboxSource::Poller,
+        call_key: call.into(),
+        dedup_key: key.into(),
+        payload: json!({"call": call, "record": key}),
+        observed_at: lineup_store::now_micros(),
+    }
+}
+
+/// Enqueues a record on `connection` of `tenant`; returns the new message's id.
+pub async fn enqueue(store: &DynStore, tenant: Uuid, connection: Uuid, call: &str, key: &str) -> Uuid {
+    match store.enqueue(tenant, inbox_record(connection, call, key)).await.unwrap() {
+        Enqueued::New(id) => id,
+        Enqueued::Duplicate => panic!("{key} is already in the inbox"),
+    }
+}
+
+/// Takes message `id`, the next due one of its connection, as a worker would.
+async fn claim_next(store: &DynStore, connection: Uuid, id: Uuid) -> InboxMessage {
+    let now = lineup_store::now_micros();
+    let mut claimed = store.claim(ClaimScope::Connection(connection), now, 1, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [id], "the message is its connection's next");
+    claimed.remove(0)
+}
+
+/// Enqueues a record and fails its one and only attempt with `error`: a dead letter. The
+/// connection must have no earlier message still due.
+pub async fn make_dead_letter(store: &DynStore, tenant: Uuid, connection: Uuid, key: &str, error: &str) -> Uuid {
+    let id = enqueue(store, tenant, connection, &format!("call-{key}"), key).await;
+    let message = claim_next(store, connection, id).await;
+    let once = InboxRetryPolicy { max_attempts: 1, ..InboxRetryPolicy::default() };
+    let settled = store.fail(&message.lease(), error, lineup_store::now_micros(), &once).await.unwrap();
+    assert_eq!(settled, Settlement::DeadLettered { attempts: 1 });
+    id
+}
+
+/// Enqueues a record and processes it: a done message. The connection must have no earlier
+/// message still due.
+pub async fn make_done_message(store: &DynStore, tenant: Uuid, connection: Uuid, key: &str) -> Uuid {
+    let id = enqueue(store, tenant, connection, &format!("call-{key}"), key).await;
+    let message = claim_next(store, connection, id).await;
+    assert_eq!(store.complete(&message.lease(), lineup_store::now_micros()).await.unwrap(), Settlement::Completed);
+    id
+}
+
+/// Runs each named scenario `async fn(&TestServer)` as two tests, `<scenario>::on_sqlite` and
+/// `<scenario>::on_postgres`, each over a fresh server of its backend.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    super::$scenario(&crate::common::sqlite_server().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    super::$scenario(&crate::common::postgres_server().await).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;

@@ -8,7 +8,7 @@ use lineup_domain::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{desk, make_user, postgres_server, sqlite_server, Caller, TestServer};
+use crate::common::{desk, make_dead_letter, make_user, postgres_server, sqlite_server, Caller, TestServer};
 
 /// Tenant A's objects, by the path segment that names them.
 struct Victim {
@@ -25,6 +25,28 @@ async fn victim(s: &TestServer) -> Victim {
         .await
         .to_string();
     let key = s.post("/api/v1/api-keys", json!({"name": "A's CRM", "role": "analyst"})).await.expect(201);
+    let pbx = json!({
+        "name": "A's PBX",
+        "baseUrl": "https://pbx-a.example.com",
+        "clientId": "a-client",
+        "clientSecret": "A's PBX secret"
+    });
+    let pbx = s.post("/api/v1/pbx-connections", pbx).await.expect(201);
+    let pbx_id = pbx["id"].as_str().unwrap();
+    let mappings = json!({"queueMappings": [{"dn": "800", "queueId": d.queue["id"]}]});
+    s.call(Method::PUT, &format!("/api/v1/pbx-connections/{pbx_id}/queue-mappings"), Some(mappings)).await.expect(200);
+    let connection = pbx_id.parse().unwrap();
+    let dead = make_dead_letter(&s.store, s.tenant, connection, "A's record", "A's failure").await.to_string();
+    let hook = json!({
+        "name": "A's webhook",
+        "url": "https://hooks-a.example.com/in?token=a-token",
+        "secret": "A's webhook signing secret"
+    });
+    let hook = s.post("/api/v1/webhooks", hook).await.expect(201);
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    crate::webhooks::item_with_deliveries(s, sid, "Ada W").await;
+    let deliveries = s.get(&format!("/api/v1/webhooks/{hook_id}/deliveries")).await.expect(200);
+    let delivery = deliveries["items"][0]["id"].as_str().unwrap().to_string();
     let ids = BTreeMap::from([
         ("templates", d.template["id"].as_str().unwrap().to_string()),
         ("queues", d.queue["id"].as_str().unwrap().to_string()),
@@ -33,9 +55,25 @@ async fn victim(s: &TestServer) -> Victim {
         ("items", item["id"].as_str().unwrap().to_string()),
         ("users", user),
         ("api-keys", key["apiKey"]["id"].as_str().unwrap().to_string()),
+        ("pbx-connections", pbx_id.to_string()),
+        ("dead-letters", dead.clone()),
+        ("messages", dead),
+        ("webhooks", hook_id),
+        ("webhook-deliveries", delivery),
     ]);
     let mut secrets: Vec<String> = ids.values().cloned().collect();
     secrets.extend([s.tenant.to_string(), s.slug.clone(), "Ada A".into(), "A's CRM".into(), "alice-".into()]);
+    secrets.extend([
+        "A's PBX".into(),
+        "pbx-a.example.com".into(),
+        "a-client".into(),
+        "A's record".into(),
+        "A's failure".into(),
+        "A's webhook".into(),
+        "hooks-a.example.com".into(),
+        "a-token".into(),
+        "Ada W".into(),
+    ]);
     secrets.push(key["secret"].as_str().unwrap().to_string());
     Victim { ids, secrets }
 }
@@ -62,7 +100,21 @@ fn body(method: &str, path: &str, a: &Victim) -> Option<Value> {
         ("patch", "/api/v1/items/{id}/status") => json!({"transition": "call"}),
         ("post", "/api/v1/templates") => json!({"name": "B template", "statuses": [{"label": "Open"}]}),
         ("post", "/api/v1/templates/{id}/statuses") => json!({"label": "Hijacked"}),
-        ("post", "/api/v1/auth/logout") | ("post", "/api/v1/auth/stream-ticket") => return None,
+        ("post", "/api/v1/pbx-connections") => {
+            json!({"name": "B PBX", "baseUrl": "https://pbx-b.example.com", "clientId": "b", "clientSecret": "B secret"})
+        }
+        ("patch", "/api/v1/pbx-connections/{id}") => json!({"name": "Hijacked", "clientSecret": "stolen"}),
+        ("put", "/api/v1/pbx-connections/{id}/queue-mappings") => {
+            json!({"queueMappings": [{"dn": "900", "queueId": a.ids["queues"]}]})
+        }
+        ("post", "/api/v1/webhooks") => {
+            json!({"name": "B hook", "url": "https://hooks-b.example.com", "secret": "B's webhook signing secret"})
+        }
+        ("patch", "/api/v1/webhooks/{id}") => json!({"name": "Hijacked", "secret": "a stolen signing secret"}),
+        ("post", "/api/v1/auth/logout")
+        | ("post", "/api/v1/auth/stream-ticket")
+        | ("post", "/api/v1/inbox/dead-letters/{id}/replay")
+        | ("post", "/api/v1/webhook-deliveries/{id}/redeliver") => return None,
         ("post" | "patch" | "put", _) => panic!("{method} {path}: add a valid body to the isolation matrix"),
         _ => return None,
     };
@@ -105,6 +157,14 @@ async fn snapshot(a: &Caller, v: &Victim) -> Vec<Value> {
         "/api/v1/users".to_string(),
         "/api/v1/api-keys".to_string(),
         "/api/v1/audit".to_string(),
+        format!("/api/v1/pbx-connections/{}", v.ids["pbx-connections"]),
+        "/api/v1/pbx-connections".to_string(),
+        format!("/api/v1/inbox/messages/{}", v.ids["messages"]),
+        "/api/v1/inbox/dead-letters".to_string(),
+        "/api/v1/inbox/depth".to_string(),
+        format!("/api/v1/webhooks/{}", v.ids["webhooks"]),
+        "/api/v1/webhooks".to_string(),
+        format!("/api/v1/webhooks/{}/deliveries", v.ids["webhooks"]),
     ] {
         let mut body = a.get(&path).await.expect(200);
         if let Some(key) = body.get_mut("lastUsedAt") {
@@ -153,7 +213,7 @@ async fn cross_tenant_matrix(s: &TestServer) {
             checked += 1;
         }
     }
-    assert!(checked >= 45, "only {checked} operations were tried");
+    assert!(checked >= 64, "only {checked} operations were tried");
     assert_eq!(snapshot(&s.admin, &a).await, before, "tenant B changed something of tenant A");
 }
 

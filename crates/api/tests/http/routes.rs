@@ -27,7 +27,7 @@ async fn every_documented_operation_is_routed() {
             assert!(!unrouted, "{method} {path} is documented but not routed");
         }
     }
-    assert_eq!(operations, 45, "the API has 45 operations");
+    assert_eq!(operations, 64, "the API has 64 operations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,4 +35,51 @@ async fn probes_answer_ok() {
     let s = sqlite_server().await;
     assert_eq!(s.get("/healthz").await.expect(200), json!({"status": "ok"}));
     assert_eq!(s.get("/readyz").await.expect(200), json!({"status": "ok"}));
+}
+
+struct TwoWorkers;
+
+impl lineup_api::WorkerReports for TwoWorkers {
+    fn reports(&self) -> Vec<lineup_api::routes::health::WorkerHealth> {
+        let worker = |name: &str, failures: u32| lineup_api::routes::health::WorkerHealth {
+            name: name.into(),
+            healthy: failures < 3,
+            last_success_at: None,
+            last_error: (failures > 0).then(|| "connection refused".to_string()),
+            last_error_at: None,
+            lag_ms: Some(40),
+            consecutive_failures: failures,
+        };
+        vec![worker("inbox-processor", 0), worker("poller:x", 4)]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_the_workers_and_metrics_render_the_recorder() {
+    let (store, _dir) = crate::common::sqlite_store().await;
+    let state = lineup_api::AppState::new(store)
+        .with_workers(std::sync::Arc::new(TwoWorkers))
+        .with_metrics(std::sync::Arc::new(|| "lineup_polls_total 3\n".to_string()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = lineup_api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).await.unwrap();
+    });
+    let ready: Value = reqwest::get(format!("{base}/readyz")).await.unwrap().json().await.unwrap();
+    assert_eq!(ready["status"], "degraded", "a worker failing again and again degrades readiness: {ready}");
+    assert_eq!(ready["workers"][1]["name"], "poller:x");
+    assert_eq!(ready["workers"][1]["lastError"], "connection refused");
+    assert_eq!(ready["workers"][0]["lagMs"], 40);
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(metrics.text().await.unwrap(), "lineup_polls_total 3\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_without_a_recorder_is_a_not_found_problem() {
+    let s = sqlite_server().await;
+    let answer = s.get("/metrics").await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.body["type"].as_str().unwrap().rsplit('/').next(), Some("not-found"));
 }

@@ -5,14 +5,21 @@
 //! may share one database and run in parallel.
 //!
 //! The tests live by subject: [`queue`] (templates, queues, sessions, their statuses and tenant
-//! isolation), [`items`] (items, numbering, events), [`access`] (tenants, members, the audit log)
-//! and [`credentials`] (logins, API keys, stream tickets). This module holds the macro that lists
-//! them all and the fixtures they share.
+//! isolation), [`items`] (items, numbering, events), [`access`] (tenants, members, the audit log),
+//! [`credentials`] (logins, API keys, stream tickets), [`inbox`] (ingestion messages, claims,
+//! retries, dead letters), [`pbx`] (PBX connections and their queue mappings), [`calls`]
+//! (calls becoming queue items, worker checkpoints and leases) and [`webhooks`] (webhooks, the
+//! outbox read across tenants and its cursors, deliveries, their retries and log). This module
+//! holds the macro that lists them all and the fixtures they share.
 
 pub mod access;
+pub mod calls;
 pub mod credentials;
+pub mod inbox;
 pub mod items;
+pub mod pbx;
 pub mod queue;
+pub mod webhooks;
 
 use lineup_domain::{
     DomainError, NewItem, NewQueue, NewSession, NewTemplate, NewTemplateStatus, StatusChangeRequest, Transition,
@@ -85,6 +92,65 @@ macro_rules! conformance_suite {
             expired_stream_tickets_answer_nothing,
             tickets_of_revoked_sessions_keys_or_members_answer_nothing,
             of_concurrent_redeemers_of_one_ticket_exactly_one_gets_it,
+        );
+        $crate::conformance_suite!(@each $factory; inbox;
+            a_repeated_dedup_key_is_stored_once_per_tenant_and_connection,
+            enqueue_many_reports_each_record_in_order,
+            enqueue_many_stores_all_or_nothing,
+            claims_hand_out_one_message_per_call_oldest_first,
+            a_claim_for_one_connection_leaves_the_others_alone,
+            a_failing_message_holds_up_its_call_but_not_the_others,
+            an_expired_lease_makes_a_message_claimable_again,
+            failures_back_off_exponentially_then_dead_letter_with_the_error,
+            replayed_dead_letters_run_again_at_the_end_of_their_line,
+            discarded_dead_letters_are_never_handed_out_again,
+            dead_letter_administration_is_tenant_scoped,
+            dead_letter_lists_paginate_in_both_orders,
+            inbox_depth_counts_pending_in_flight_and_dead,
+            concurrent_claimers_process_every_message_exactly_once_in_call_order,
+        );
+        $crate::conformance_suite!(@each $factory; pbx;
+            pbx_connections_round_trip_without_their_secret,
+            pbx_connection_changes_apply_and_a_new_secret_replaces_the_old,
+            queue_mappings_replace_the_whole_set_and_name_only_the_tenants_queues,
+            deleted_pbx_connections_are_hidden_and_lose_their_secret_and_mappings,
+            another_tenants_pbx_connections_are_not_found,
+            pbx_changes_are_audited_without_the_secret,
+            pbx_connection_lists_paginate_in_both_orders,
+            enabled_connections_of_every_tenant_are_listed_with_their_sealed_secrets,
+        );
+        $crate::conformance_suite!(@each $factory; calls;
+            a_call_becomes_one_numbered_item_that_follows_its_phases,
+            applying_known_observations_again_changes_nothing,
+            observations_in_any_order_store_the_same_record,
+            a_queue_without_an_active_session_gets_one_opened_for_its_calls,
+            items_move_in_paused_sessions_and_stay_in_completed_ones,
+            an_unmapped_dn_stores_the_call_without_an_item,
+            an_inactive_queue_stores_the_call_with_a_note_until_it_is_reactivated,
+            metadata_the_schema_refuses_leaves_the_call_without_an_item_or_session,
+            a_queue_without_the_call_statuses_is_a_conflict,
+            history_corrects_a_terminal_status_directly,
+            the_inbox_message_is_settled_with_the_call_and_a_lost_lease_rolls_it_back,
+            another_tenants_calls_are_not_found_and_bad_input_is_refused,
+            call_lists_filter_and_paginate_in_both_orders,
+            checkpoints_round_trip_per_connection_and_name,
+            leases_are_renewed_refused_taken_over_after_expiry_and_released,
+            concurrent_applications_merge_every_observation_of_every_call,
+        );
+        $crate::conformance_suite!(@each $factory; webhooks;
+            webhooks_round_trip_without_their_secret,
+            webhook_changes_apply_and_a_new_secret_replaces_the_old,
+            events_become_one_delivery_per_webhook_that_takes_them,
+            the_outbox_reads_across_tenants_in_order_and_cursors_never_go_back,
+            claims_hand_out_due_deliveries_once_per_lease,
+            failed_attempts_back_off_then_fail_with_the_last_status,
+            redelivery_puts_any_delivery_back_in_line,
+            deleted_webhooks_are_hidden_and_fail_their_pending_deliveries,
+            another_tenants_webhooks_and_deliveries_are_not_found,
+            webhook_changes_are_audited_without_the_secret,
+            webhook_lists_paginate_in_both_orders,
+            delivery_logs_paginate_in_both_orders,
+            concurrent_claimers_never_share_a_delivery,
         );
     };
     (@each $factory:path; $module:ident; $($name:ident),* $(,)?) => {

@@ -1,0 +1,514 @@
+//! [`CallStore`] for [`SqliteStore`]: calls, worker checkpoints and worker leases.
+//!
+//! Applying observations is one transaction on the single writer connection, so applications
+//! (of one call or of many) are serialised in the process and no merge is ever lost. It settles
+//! the inbox lease first (a lost lease stops it before anything is written), merges, places and
+//! moves the call's item with the same functions the item and session methods use, writes the
+//! call row and last the outbox rows. Reads use the reader pool.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use lineup_domain::call::{CallKey, CallRecord, CallState, Observation, Phase};
+use lineup_domain::{DomainError, DomainEvent, Item, TenantId};
+use lineup_store::calls::apply::{self, ItemMove};
+use lineup_store::inbox::lease_until;
+use lineup_store::{
+    to_micros, AppliedCall, CallFilter, CallStore, CursorValue, Entity, InboxLease, Page, PageRequest, Settlement,
+    SortKey, StoreError, StoreResult, StoredCall, WorkerLease, CALL_ACTOR,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Connection, SqliteConnection, SqliteExecutor};
+use uuid::Uuid;
+
+use crate::codec::{db, id, json, ts, RowExt};
+use crate::inbox::complete_on;
+use crate::paging::{bind_after, keyset};
+use crate::{events, items, queues, sessions, SqliteStore};
+
+const COLUMNS: &str = "id, state, queue_id, item_id, item_note, revisions, created_at, updated_at";
+
+/// What a released lease expires at: long past, so anyone may take it.
+const RELEASED: &str = "1970-01-01T00:00:00.000000Z";
+
+/// A call row as this module works on it: the state and what surrounds it.
+struct CallRow {
+    id: Uuid,
+    state: CallState,
+    queue_id: Option<Uuid>,
+    item_id: Option<Uuid>,
+    item_note: Option<String>,
+    revisions: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl CallRow {
+    /// A call not stored yet, first observed `now`.
+    fn new(key: CallKey, now: DateTime<Utc>) -> CallRow {
+        CallRow {
+            id: Uuid::now_v7(),
+            state: CallState::new(key),
+            queue_id: None,
+            item_id: None,
+            item_note: None,
+            revisions: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn stored(&self, tenant: TenantId) -> StoredCall {
+        StoredCall {
+            tenant_id: tenant,
+            record: self.state.record(),
+            queue_id: self.queue_id,
+            item_id: self.item_id,
+            item_note: self.item_note.clone(),
+            revisions: self.revisions,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[async_trait]
+impl CallStore for SqliteStore {
+    async fn apply_call_observations(
+        &self,
+        tenant: TenantId,
+        key: CallKey,
+        observations: &[Observation],
+        lease: Option<&InboxLease>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AppliedCall> {
+        apply::check(tenant, key, observations, lease)?;
+        let now = to_micros(now);
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if let Some(lease) = lease {
+            if complete_on(&mut tx, lease, now).await? == Settlement::LeaseLost {
+                let call = match find(&mut *tx, tenant, key).await? {
+                    Some(row) => row.stored(tenant),
+                    None => apply::unstored(tenant, key, now),
+                };
+                tx.rollback().await.map_err(db)?;
+                let moves = Vec::new();
+                return Ok(AppliedCall {
+                    call,
+                    changed: false,
+                    item_created: false,
+                    item_moves: moves,
+                    lease_lost: true,
+                });
+            }
+        }
+        let (applied, events) = merge(&mut tx, tenant, key, observations, now).await?;
+        for event in &events {
+            events::append(&mut tx, tenant, event, now).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(applied)
+    }
+
+    async fn get_call(&self, tenant: TenantId, key: CallKey) -> StoreResult<StoredCall> {
+        let row = find(&self.reader, tenant, key).await?.ok_or(StoreError::NotFound(Entity::Call))?;
+        Ok(row.stored(tenant))
+    }
+
+    async fn list_calls(
+        &self,
+        tenant: TenantId,
+        filter: &CallFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<StoredCall>> {
+        list(self, tenant, filter, page).await
+    }
+
+    async fn get_checkpoint(
+        &self,
+        tenant: TenantId,
+        connection_id: Uuid,
+        name: &str,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        let row =
+            sqlx::query("SELECT value FROM worker_checkpoints WHERE tenant_id = ? AND connection_id = ? AND name = ?")
+                .bind(id(tenant))
+                .bind(id(connection_id))
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        row.map(|r| r.json("value")).transpose()
+    }
+
+    async fn put_checkpoint(
+        &self,
+        tenant: TenantId,
+        connection_id: Uuid,
+        name: &str,
+        value: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO worker_checkpoints (tenant_id, connection_id, name, value, updated_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (tenant_id, connection_id, name) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(id(tenant))
+        .bind(id(connection_id))
+        .bind(name)
+        .bind(json(value))
+        .bind(ts(to_micros(now)))
+        .execute(&self.writer)
+        .await
+        .map(|_| ())
+        .map_err(db)
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> StoreResult<Option<WorkerLease>> {
+        // One statement: taken when new, expired or already the holder's; the epoch grows when
+        // the holder changes.
+        let row = sqlx::query(
+            "INSERT INTO worker_leases (name, holder, expires_at, epoch) VALUES (?1, ?2, ?3, 1) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, \
+             epoch = epoch + (holder <> excluded.holder) \
+             WHERE worker_leases.expires_at <= ?4 OR worker_leases.holder = excluded.holder \
+             RETURNING name, holder, expires_at, epoch",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ts(lease_until(now, ttl)))
+        .bind(ts(to_micros(now)))
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(lease_from_row).transpose()
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE worker_leases SET expires_at = ? WHERE name = ? AND holder = ?")
+            .bind(RELEASED)
+            .bind(name)
+            .bind(holder)
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    async fn list_leases(&self) -> StoreResult<Vec<WorkerLease>> {
+        let rows = sqlx::query("SELECT name, holder, expires_at, epoch FROM worker_leases ORDER BY name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter().map(lease_from_row).collect()
+    }
+}
+
+/// Merges the observations into the call inside the caller's write transaction and carries the
+/// change into the call's item; returns what it did and the events to append. Unchanged: nothing
+/// is written.
+async fn merge(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    key: CallKey,
+    observations: &[Observation],
+    now: DateTime<Utc>,
+) -> StoreResult<(AppliedCall, Vec<DomainEvent>)> {
+    let (mut row, created) = match find(&mut *conn, tenant, key).await? {
+        Some(row) => (row, false),
+        None => (CallRow::new(key, now), true),
+    };
+    let before = row.state.record();
+    let mut state = row.state.clone();
+    let revisions = apply::merge(&mut state, observations);
+    if !created && state == row.state {
+        let call = row.stored(tenant);
+        return Ok((
+            AppliedCall { call, changed: false, item_created: false, item_moves: Vec::new(), lease_lost: false },
+            Vec::new(),
+        ));
+    }
+    row.state = state;
+    row.revisions += revisions;
+    row.updated_at = now;
+    let record = row.state.record();
+    let mut events = Vec::new();
+    let mut item_created = false;
+    if row.item_id.is_none() {
+        row.queue_id = match &record.queue_dn {
+            Some(dn) => mapped_queue(&mut *conn, tenant, key.connection, dn).await?,
+            None => None,
+        };
+        row.item_note = None;
+        if let Some(queue_id) = row.queue_id {
+            match place_item(conn, tenant, queue_id, &record, now).await? {
+                Ok((item, event)) => {
+                    row.item_id = Some(item.id);
+                    item_created = true;
+                    events.push(event);
+                }
+                Err(note) => row.item_note = Some(note),
+            }
+        }
+    }
+    let mut item_moves = Vec::new();
+    if let Some(item_id) = row.item_id {
+        if item_created || before.phase != record.phase {
+            item_moves = move_item(conn, tenant, item_id, record.phase, now, &mut events).await?;
+        }
+    }
+    write(conn, tenant, &row, &record, created).await?;
+    let call = row.stored(tenant);
+    Ok((AppliedCall { call, changed: true, item_created, item_moves, lease_lost: false }, events))
+}
+
+/// The queue a DN of the connection feeds, if it is mapped.
+async fn mapped_queue(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    connection_id: Uuid,
+    dn: &str,
+) -> StoreResult<Option<Uuid>> {
+    let row =
+        sqlx::query("SELECT queue_id FROM pbx_queue_mappings WHERE tenant_id = ? AND connection_id = ? AND dn = ?")
+            .bind(id(tenant))
+            .bind(id(connection_id))
+            .bind(dn)
+            .fetch_optional(conn)
+            .await
+            .map_err(db)?;
+    row.map(|r| r.uuid("queue_id")).transpose()
+}
+
+/// Makes the call's item under a savepoint: `Err(note)` when the domain refuses it (inactive
+/// queue, metadata the schema refuses), and then nothing of the attempt is kept (not even a
+/// session it opened).
+async fn place_item(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+    record: &CallRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<Result<(Item, DomainEvent), String>> {
+    let mut savepoint = conn.begin().await.map_err(db)?;
+    match place(&mut savepoint, tenant, queue_id, record, now).await {
+        Ok(placed) => {
+            savepoint.commit().await.map_err(db)?;
+            Ok(Ok(placed))
+        }
+        Err(StoreError::Domain(refused)) => {
+            savepoint.rollback().await.map_err(db)?;
+            Ok(Err(refused.to_string()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Adds the call's item, in `Waiting`, to the queue's latest active session, opening one when
+/// it has none.
+async fn place(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    queue_id: Uuid,
+    record: &CallRecord,
+    now: DateTime<Utc>,
+) -> StoreResult<(Item, DomainEvent)> {
+    if !queues::get(&mut *conn, tenant, queue_id).await?.is_active {
+        return Err(DomainError::QueueInactive.into());
+    }
+    let session = match sessions::latest_active(&mut *conn, tenant, queue_id).await? {
+        Some(session) => session,
+        None => {
+            let name = apply::session_name(record, now);
+            let opened = sessions::open(&mut *conn, tenant, queue_id, Some(name), now).await?;
+            sessions::load(&mut *conn, tenant, opened.id).await?
+        }
+    };
+    let statuses = sessions::statuses(&mut *conn, tenant, session.session.id).await?;
+    let waiting = statuses
+        .iter()
+        .find(|s| s.label == Phase::Waiting.status_label())
+        .ok_or_else(|| apply::missing_status(Phase::Waiting))?;
+    let valid = apply::new_item(record, waiting.id).validate()?;
+    items::insert(conn, tenant, &session, valid, CALL_ACTOR, now).await
+}
+
+/// Moves the call's item to `phase`'s status, pushing one event per move; returns the moves.
+/// An item of a completed, archived or deleted session is left where it is.
+async fn move_item(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    item_id: Uuid,
+    phase: Phase,
+    now: DateTime<Utc>,
+    events: &mut Vec<DomainEvent>,
+) -> StoreResult<Vec<String>> {
+    let mut item = match items::load(&mut *conn, tenant, item_id).await {
+        Ok((item, _)) => item,
+        Err(StoreError::NotFound(Entity::Item)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let session = sessions::load(&mut *conn, tenant, item.session_id).await?;
+    if session.session.ensure_open().is_err() {
+        return Ok(Vec::new());
+    }
+    let statuses = sessions::statuses(&mut *conn, tenant, item.session_id).await?;
+    let status_of = |label: &str| statuses.iter().find(|s| s.label == label).map(|s| s.id);
+    status_of(phase.status_label()).ok_or_else(|| apply::missing_status(phase))?;
+    let current = statuses
+        .iter()
+        .find(|s| s.id == item.status_id)
+        .ok_or_else(|| StoreError::Backend("the item's status is missing from its session".into()))?;
+    let moves = apply::item_moves(&session.machine, &current.label, phase);
+    for step in &moves {
+        let to = match step {
+            ItemMove::Transition(name) => items::resolve_move(&session, &statuses, &item, &ItemMove::request(name))?,
+            ItemMove::Direct(label) => status_of(label).ok_or_else(|| apply::missing_status(phase))?,
+        };
+        events.push(items::move_to(&mut *conn, tenant, &mut item, to, CALL_ACTOR, now).await?);
+    }
+    Ok(moves.iter().map(|m| m.name().to_string()).collect())
+}
+
+/// Inserts a new call row: parameters `?1`..`?24` in [`write`]'s order.
+const INSERT: &str = "INSERT INTO calls (id, tenant_id, connection_id, call_id, state, history_id, caller, queue_dn, \
+     agent_dn, entered_at, answered_at, left_queue_at, ended_at, wait_ms, talk_ms, outcome, phase, reconciled, \
+     queue_id, item_id, item_note, revisions, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
+     ?23, ?24)";
+
+/// Updates a stored call row, by id (key and creation stay): the same parameters as [`INSERT`],
+/// of which `?2`..`?4` and `?23` go unused.
+const UPDATE: &str = "UPDATE calls SET state = ?5, history_id = ?6, caller = ?7, queue_dn = ?8, agent_dn = ?9, \
+     entered_at = ?10, answered_at = ?11, left_queue_at = ?12, ended_at = ?13, wait_ms = ?14, talk_ms = ?15, \
+     outcome = ?16, phase = ?17, reconciled = ?18, queue_id = ?19, item_id = ?20, item_note = ?21, \
+     revisions = ?22, updated_at = ?24 WHERE id = ?1";
+
+/// Stores the call row with the record columns derived from its state.
+async fn write(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    row: &CallRow,
+    record: &CallRecord,
+    created: bool,
+) -> StoreResult<()> {
+    let state = serde_json::to_string(&row.state).map_err(StoreError::backend)?;
+    sqlx::query(if created { INSERT } else { UPDATE })
+        .bind(id(row.id))
+        .bind(id(tenant))
+        .bind(id(record.key.connection))
+        .bind(record.key.call_id)
+        .bind(state)
+        .bind(&record.history_id)
+        .bind(&record.caller)
+        .bind(&record.queue_dn)
+        .bind(&record.agent_dn)
+        .bind(record.entered_at.map(ts))
+        .bind(record.answered_at.map(ts))
+        .bind(record.left_queue_at.map(ts))
+        .bind(record.ended_at.map(ts))
+        .bind(record.wait_ms)
+        .bind(record.talk_ms)
+        .bind(apply::outcome_name(record.outcome))
+        .bind(apply::phase_name(record.phase))
+        .bind(record.reconciled)
+        .bind(row.queue_id.map(id))
+        .bind(row.item_id.map(id))
+        .bind(&row.item_note)
+        .bind(row.revisions)
+        .bind(ts(row.created_at))
+        .bind(ts(row.updated_at))
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(db)
+}
+
+/// The tenant's call `key`, if stored.
+async fn find<'e>(conn: impl SqliteExecutor<'e>, tenant: TenantId, key: CallKey) -> StoreResult<Option<CallRow>> {
+    let row =
+        sqlx::query(&format!("SELECT {COLUMNS} FROM calls WHERE tenant_id = ? AND connection_id = ? AND call_id = ?"))
+            .bind(id(tenant))
+            .bind(id(key.connection))
+            .bind(key.call_id)
+            .fetch_optional(conn)
+            .await
+            .map_err(db)?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A page of the tenant's calls by first observation, filtered.
+async fn list(
+    store: &SqliteStore,
+    tenant: TenantId,
+    filter: &CallFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<StoredCall>> {
+    let ks = keyset(page, &[(SortKey::CreatedAt, "created_at")], "id")?;
+    let mut conditions = String::new();
+    let conditions_of = [
+        (filter.connection_id.is_some(), " AND connection_id = ?"),
+        (filter.queue_id.is_some(), " AND queue_id = ?"),
+        (filter.outcome.is_some(), " AND outcome = ?"),
+        (filter.reconciled.is_some(), " AND reconciled = ?"),
+        (filter.entered_from.is_some(), " AND entered_at >= ?"),
+        (filter.entered_to.is_some(), " AND entered_at < ?"),
+    ];
+    for (_, condition) in conditions_of.iter().filter(|(on, _)| *on) {
+        conditions.push_str(condition);
+    }
+    let sql = format!("SELECT {COLUMNS} FROM calls WHERE tenant_id = ?{conditions}{}{}", ks.condition, ks.order_by);
+    let mut q = sqlx::query(&sql).bind(id(tenant));
+    if let Some(c) = filter.connection_id {
+        q = q.bind(id(c));
+    }
+    if let Some(queue) = filter.queue_id {
+        q = q.bind(id(queue));
+    }
+    if let Some(outcome) = filter.outcome {
+        q = q.bind(apply::outcome_name(outcome));
+    }
+    if let Some(reconciled) = filter.reconciled {
+        q = q.bind(reconciled);
+    }
+    if let Some(from) = filter.entered_from {
+        q = q.bind(ts(from));
+    }
+    if let Some(to) = filter.entered_to {
+        q = q.bind(ts(to));
+    }
+    let rows = bind_after(q, &ks.after_binds).fetch_all(&store.reader).await.map_err(db)?;
+    let calls = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
+    let page = page.finish(calls, |c| (CursorValue::Time(c.created_at), c.id));
+    Ok(Page { items: page.items.iter().map(|c| c.stored(tenant)).collect(), next_cursor: page.next_cursor })
+}
+
+fn from_row(row: &SqliteRow) -> StoreResult<CallRow> {
+    Ok(CallRow {
+        id: row.uuid("id")?,
+        state: serde_json::from_str(&row.text("state")?).map_err(StoreError::backend)?,
+        queue_id: row.opt_uuid("queue_id")?,
+        item_id: row.opt_uuid("item_id")?,
+        item_note: row.opt_text("item_note")?,
+        revisions: row.int("revisions")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+fn lease_from_row(row: &SqliteRow) -> StoreResult<WorkerLease> {
+    Ok(WorkerLease {
+        name: row.text("name")?,
+        holder: row.text("holder")?,
+        expires_at: row.time("expires_at")?,
+        epoch: row.int("epoch")?,
+    })
+}

@@ -1,0 +1,125 @@
+//! The workers against the 3CX simulator on both backends: a simulated hour of traffic with
+//! faults armed along the way and the workers restarted half-way, after which every call of the
+//! simulator's ground truth is stored exactly once, reconciled, with the right outcome and
+//! times, as one queue item in the right final status, and nothing is dead-lettered.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use lineup_domain::call::CallKey;
+use lineup_security::{SecretBox, SecretKey};
+use lineup_store::{DynStore, Store};
+use lineup_workers::reconciler::ReconcilerConfig;
+use lineup_workers::{Health, ProcessorConfig, Supervisor, SupervisorConfig};
+use support::{assert_matches_truth, connect_simulator, every_fault, wait_until_reconciled};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+fn secrets() -> SecretBox {
+    SecretBox::new(SecretKey::parse(&SecretKey::generate("e2e")).unwrap(), Vec::new())
+}
+
+async fn sqlite_store() -> DynStore {
+    let dir = std::env::temp_dir().join(format!("lineup-ingest-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = lineup_store_sqlite::SqliteStore::open(&dir.join("lineup.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    Arc::new(store)
+}
+
+async fn postgres_store() -> DynStore {
+    let url = std::env::var("LINEUP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/lineup_test".to_string());
+    let store = lineup_store_postgres::PostgresStore::connect(&url, 8).await.unwrap();
+    store.migrate().await.unwrap();
+    Arc::new(store)
+}
+
+/// Fast schedules: the poller at its minimum interval, history every second, the call log
+/// every two; the processor claiming only this test's connection (the database may be shared).
+fn supervisor_config(connection: Uuid) -> SupervisorConfig {
+    SupervisorConfig {
+        refresh_every: Duration::from_millis(200),
+        lease_ttl: Duration::from_secs(3),
+        xapi_request_timeout: Duration::from_secs(2),
+        reconciler: ReconcilerConfig {
+            history_schedule: "* * * * * *".into(),
+            call_log_schedule: "*/2 * * * * *".into(),
+            ..ReconcilerConfig::default()
+        },
+        processor: ProcessorConfig {
+            scope: lineup_store::ClaimScope::Connection(connection),
+            idle_wait: Duration::from_millis(50),
+            ..ProcessorConfig::default()
+        },
+        ..SupervisorConfig::default()
+    }
+}
+
+struct Platform {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn start_platform(store: &DynStore, secrets: &Arc<SecretBox>, connection: Uuid) -> Platform {
+    let (stop, stopped) = watch::channel(false);
+    let supervisor =
+        Supervisor::new(store.clone(), Some(secrets.clone()), Health::new(), supervisor_config(connection));
+    Platform { stop, task: tokio::spawn(supervisor.run(stopped)) }
+}
+
+impl Platform {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn run_a_simulated_hour(store: DynStore) {
+    let secrets = Arc::new(secrets());
+    let connected = connect_simulator(&store, &secrets).await;
+    let (sim, tenant, connection) = (&connected.sim, connected.tenant, connected.connection());
+    let provisioned = &connected.provisioned;
+
+    let mut platform = Some(start_platform(&store, &secrets, connection));
+    let steps = 120; // 120 × 30 s: one simulated hour
+    for step in 0..steps {
+        if step == 20 {
+            every_fault().into_iter().for_each(|f| sim.state().faults().arm(f));
+        }
+        if step == steps / 2 {
+            platform.take().unwrap().stop().await;
+            // Traffic goes on while the platform is down.
+            for _ in 0..4 {
+                sim.advance(TimeDelta::seconds(30)).await;
+            }
+            platform = Some(start_platform(&store, &secrets, connection));
+        }
+        sim.advance(TimeDelta::seconds(30)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Let the last calls' history become visible, then wait for the platform to catch up.
+    let truth = connected.finished_truth().await;
+    assert!(truth.len() > 100, "an hour of traffic has many calls: {}", truth.len());
+    let stored = wait_until_reconciled(&store, tenant, connection, &truth, Duration::from_secs(90)).await;
+    platform.take().unwrap().stop().await;
+    let items = assert_matches_truth(&store, tenant, &provisioned.queues, &stored, &truth).await;
+    let key = CallKey { connection, call_id: truth[0].call_id };
+    assert_eq!(store.get_call(tenant, key).await.unwrap().record.key, key);
+    println!("{} calls of a simulated hour stored and reconciled; {items} items", truth.len());
+    connected.sim.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_hour_with_faults_and_a_restart_matches_the_ground_truth_on_sqlite() {
+    run_a_simulated_hour(sqlite_store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_hour_with_faults_and_a_restart_matches_the_ground_truth_on_postgres() {
+    run_a_simulated_hour(postgres_store().await).await;
+}

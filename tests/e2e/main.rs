@@ -23,13 +23,26 @@ use uuid::Uuid;
 struct Database {
     url: String,
     store: DynStore,
+    /// PostgreSQL: the server's admin URL and the run's database, dropped by [`Database::drop_it`].
+    owned: Option<(String, String)>,
+}
+
+impl Database {
+    /// Drops a PostgreSQL run's database (the platform must be stopped).
+    async fn drop_it(self) {
+        if let Some((admin, name)) = self.owned {
+            let admin = lineup_store_postgres::PostgresStore::connect(&admin, 1).await.unwrap();
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            sqlx::query(&drop).execute(admin.pool()).await.unwrap();
+        }
+    }
 }
 
 async fn sqlite_database(dir: &Path) -> Database {
     let url = format!("sqlite://{}", dir.join("lineup.db").display());
     let store = lineup_store_sqlite::SqliteStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    Database { url, store: Arc::new(store) }
+    Database { url, store: Arc::new(store), owned: None }
 }
 
 /// A fresh PostgreSQL database (the platform's workers claim every tenant's inbox messages, so
@@ -44,7 +57,7 @@ async fn postgres_database() -> Database {
     let url = format!("{prefix}/{name}");
     let store = lineup_store_postgres::PostgresStore::connect(&url, 4).await.unwrap();
     store.migrate().await.unwrap();
-    Database { url, store: Arc::new(store) }
+    Database { url, store: Arc::new(store), owned: Some((base, name)) }
 }
 
 fn free_port() -> SocketAddr {
@@ -154,6 +167,8 @@ async fn a_simulated_hour_survives_sigkill(db: Database) {
     );
     connected.sim.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    drop(store);
+    db.drop_it().await;
 }
 
 /// Whether the node at `platform` runs the poller of `connection` now.
@@ -218,6 +233,8 @@ async fn two_nodes_poll_a_pbx_once_and_fail_over_on_postgres() {
     );
     connected.sim.stop().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    drop(store);
+    db.drop_it().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -222,19 +222,23 @@ async fn run(name: &str, store: DynStore, concurrent: u64, ticks: u64, tick: Dur
         lags.last().copied().unwrap_or_default(),
     );
 
-    // Capacity: how fast a backlog drains (e.g. after an outage).
-    let backlog: Vec<_> = (0..ticks.min(20))
+    // Capacity: how fast a backlog drains (e.g. after an outage): the same traffic again under
+    // other call ids, recorded all at once and then applied.
+    let shifted = |tick: u64| -> Vec<ActiveCallSnapshot> {
+        snapshot(tick)
+            .into_iter()
+            .map(|mut row| {
+                row.id += 10_000_000;
+                row
+            })
+            .collect()
+    };
+    let backlog: Vec<_> = (0..ticks)
         .flat_map(|t| {
-            let a = snapshot(2000 + 2 * t);
-            let b = snapshot(2001 + 2 * t);
-            diff_active_calls(
-                connection,
-                &a,
-                &b,
-                start + TimeDelta::seconds((2001 + 2 * t) as i64),
-                &queue_dns,
-                &agent_dns,
-            )
+            let before = if t == 0 { Vec::new() } else { shifted(999 + t) };
+            let after = shifted(1000 + t);
+            let at = start + TimeDelta::seconds((1000 + t) as i64);
+            diff_active_calls(connection, &before, &after, at, &queue_dns, &agent_dns)
         })
         .collect();
     let queued = Instant::now();

@@ -7,6 +7,7 @@
 //! - [`processor`]: claims inbox messages (per-call order, leases, retries, dead letters) and
 //!   applies them to the calls and their queue items through the store, settling each message in
 //!   the same transaction.
+//! - [`scheduler`]: rotates each queue's sessions (shifts) on its cron schedule.
 //! - [`supervisor`]: starts and stops the per-connection workers as connections are added,
 //!   changed or disabled, each connection under a lease so one node polls it at a time.
 //! - [`health`]: what each worker last did, for `/readyz` and metrics.
@@ -23,6 +24,7 @@ pub mod poller;
 pub mod processor;
 pub mod provision;
 pub mod reconciler;
+pub mod scheduler;
 pub mod supervisor;
 
 pub use health::{Health, WorkerStatus};

@@ -29,3 +29,5 @@ pub const OUTBOX_LAG: &str = "lineup_outbox_lag_seconds";
 /// Counter: webhook delivery attempts, labelled `result` (`delivered` | `retry` | `failed` |
 /// `stale` | `error`: the attempt could not be recorded).
 pub const WEBHOOK_DELIVERIES: &str = "lineup_webhook_deliveries_total";
+/// Counter: sessions the session scheduler opened by rotating a queue's shift.
+pub const SESSIONS_ROTATED: &str = "lineup_sessions_rotated_total";

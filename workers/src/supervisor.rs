@@ -1,5 +1,5 @@
-//! The supervisor: runs the inbox processor, the outbox dispatcher and, for every enabled PBX
-//! connection this node holds the lease of, its poller and reconcilers.
+//! The supervisor: runs the inbox processor, the session scheduler, the outbox dispatcher and,
+//! for every enabled PBX connection this node holds the lease of, its poller and reconcilers.
 //!
 //! Every [`SupervisorConfig::refresh_every`] it reads the enabled connections of every tenant;
 //! a new connection gets a connection task, a changed one (its `updated_at` moved: new secret,
@@ -30,6 +30,7 @@ use crate::metrics as m;
 use crate::poller::{Poller, PollerConfig};
 use crate::processor::{InboxProcessor, ProcessorConfig};
 use crate::reconciler::{Reconciler, ReconcilerConfig};
+use crate::scheduler::SessionScheduler;
 
 /// What the supervisor runs and how.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct SupervisorConfig {
     pub process: bool,
     /// Run the outbox dispatcher (in-process fan-out and webhooks).
     pub dispatch: bool,
+    /// How often the session scheduler (run beside the processor) looks for due shift rotations.
+    pub schedule_every: Duration,
     /// How often the enabled connections are read again.
     pub refresh_every: Duration,
     /// Time to live of a connection lease.
@@ -61,6 +64,7 @@ impl Default for SupervisorConfig {
             ingest: true,
             process: true,
             dispatch: true,
+            schedule_every: crate::scheduler::DEFAULT_EVERY,
             refresh_every: Duration::from_secs(5),
             lease_ttl: Duration::from_secs(10),
             xapi_request_timeout: Duration::from_secs(10),
@@ -132,6 +136,10 @@ impl Supervisor {
             let processor =
                 InboxProcessor::new(self.store.clone(), self.health.clone(), self.ready.clone(), self.config.processor);
             tasks.push(tokio::spawn(processor.run(stopped.clone())));
+        }
+        if self.config.process {
+            let scheduler = SessionScheduler::new(self.store.clone(), self.health.clone(), self.config.schedule_every);
+            tasks.push(tokio::spawn(scheduler.run(stopped.clone())));
         }
         if self.config.dispatch {
             let mut dispatcher = OutboxDispatcher::new(

@@ -11,6 +11,7 @@ use lineup_domain::{
     Role, Session, SessionStatus, Template, TemplateStatus, Tenant, TenantPatch, Transition,
 };
 use lineup_domain::{DeliveryState, Webhook, WebhookDelivery, WebhookEvent, WebhookPatch};
+use lineup_domain::{NewSessionSchedule, SessionSchedule};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{
     ApiKey as ApiKeyScheme, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -20,7 +21,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{Problem, ProblemResponse};
 use crate::extract::{AuditSort, DeadLetterSort, ItemSort, NameSort, Order, SessionSort};
 use crate::routes::{
-    self, api_keys, audit, auth, health, inbox, items, pbx, queues, sessions, templates, tenant, users, webhooks,
+    self, api_keys, audit, auth, health, inbox, items, pbx, queues, schedules, sessions, templates, tenant, users,
+    webhooks,
 };
 use crate::sse;
 
@@ -44,6 +46,7 @@ use crate::sse;
         audit::list_audit,
         queues::create_queue, queues::list_queues, queues::get_queue, queues::update_queue,
         queues::deactivate_queue,
+        schedules::get_session_schedule, schedules::put_session_schedule, schedules::delete_session_schedule,
         sessions::create_session, sessions::list_sessions, sessions::get_session, sessions::update_session,
         sessions::change_lifecycle, sessions::delete_session, sessions::list_session_statuses,
         sessions::update_session_status,
@@ -62,7 +65,7 @@ use crate::sse;
     ),
     components(
         schemas(
-            Problem, Queue, Session, SessionStatus, Lifecycle, Item, ItemHistoryEntry, Template, TemplateStatus,
+            Problem, Queue, SessionSchedule, NewSessionSchedule, Session, SessionStatus, Lifecycle, Item, ItemHistoryEntry, Template, TemplateStatus,
             Transition, EventKind, sse::ItemStatusChangedEvent, routes::QueuePage, routes::SessionPage,
             routes::ItemPage, routes::TemplatePage, NameSort, SessionSort, ItemSort, Order,
             Role, Tenant, TenantPatch, Member, NewMember, MemberPatch, ApiKey, NewApiKey, AuditEntry, Actor, ActorKind,
@@ -150,6 +153,9 @@ pub const OPERATION_PERMISSIONS: &[(&str, &str, Option<Permission>)] = {
         ("get", "/api/v1/queues/{id}", Some(QueueRead)),
         ("patch", "/api/v1/queues/{id}", Some(QueueManage)),
         ("delete", "/api/v1/queues/{id}", Some(QueueManage)),
+        ("get", "/api/v1/queues/{id}/session-schedule", Some(QueueManage)),
+        ("put", "/api/v1/queues/{id}/session-schedule", Some(QueueManage)),
+        ("delete", "/api/v1/queues/{id}/session-schedule", Some(QueueManage)),
         ("post", "/api/v1/queues/{queueId}/sessions", Some(SessionManage)),
         ("get", "/api/v1/queues/{queueId}/sessions", Some(SessionRead)),
         ("get", "/api/v1/sessions/{id}", Some(SessionRead)),

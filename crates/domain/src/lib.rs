@@ -18,6 +18,7 @@ pub mod member;
 pub mod metadata;
 pub mod pbx;
 pub mod queue;
+pub mod schedule;
 pub mod session;
 pub mod template;
 pub mod tenant;
@@ -37,6 +38,7 @@ pub use pbx::{
     PbxQueueMappings, QueueMapping, SealedClientSecret,
 };
 pub use queue::{default_prefix, NewQueue, Queue, QueuePatch};
+pub use schedule::{NewSessionSchedule, SessionSchedule, SessionScheduleSpec};
 pub use session::{Lifecycle, NewSession, Session, SessionPatch, SessionStatus, SessionStatusPatch};
 pub use template::{NewTemplate, NewTemplateStatus, Template, TemplateStatus};
 pub use tenant::{Tenant, TenantPatch, TenantSpec};

@@ -66,6 +66,12 @@ pub struct StatusMachine {
 }
 
 impl StatusMachine {
+    /// True when no transition leaves `label` (a transition from it to itself does not leave it).
+    /// With no transitions at all every status is terminal: nothing ever has to move on.
+    pub fn is_terminal(&self, label: &str) -> bool {
+        !self.transitions.iter().any(|t| t.to != label && t.from.includes(label))
+    }
+
     /// Checks that every label the machine names exists in `labels` and transition names are unique.
     pub fn validate(&self, labels: &[&str]) -> Result<(), DomainError> {
         let known = |l: &str| l == "*" || labels.contains(&l);
@@ -153,6 +159,18 @@ mod tests {
                 t("reopen", TransitionFrom::One("*".into()), "Waiting"),
             ],
         }
+    }
+
+    #[test]
+    fn terminal_statuses_are_those_no_transition_leaves() {
+        let mut m = machine();
+        m.transitions.retain(|t| t.name != "reopen");
+        let cases = [("Waiting", false), ("Serving", false), ("Done", true), ("Cancelled", true)];
+        for (label, terminal) in cases {
+            assert_eq!(m.is_terminal(label), terminal, "{label}");
+        }
+        assert!(!machine().is_terminal("Done"), "reopen from * leaves every status");
+        assert!(StatusMachine::default().is_terminal("Anything"), "a free-form board has no live status");
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod paging;
 mod pbx;
 mod queues;
 mod rows;
+mod schedules;
 mod sessions;
 mod statuses;
 mod templates;

@@ -242,9 +242,22 @@ pub(crate) async fn change_lifecycle(
 ) -> StoreResult<Session> {
     let now = lineup_store::now_micros();
     let mut session = load(&mut *conn, tenant, id, Lock::Update).await?.session;
+    move_lifecycle(conn, tenant, &mut session, to, now).await?;
+    Ok(session)
+}
+
+/// Moves `session` (loaded and locked in the caller's transaction) to `to`, writing the row and
+/// the event the move emits, if any.
+pub(crate) async fn move_lifecycle(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    session: &mut Session,
+    to: Lifecycle,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let event = session.change_lifecycle(to, now)?;
     sqlx::query("UPDATE sessions SET status = $2, ended_at = $3, updated_at = $4 WHERE id = $1")
-        .bind(id)
+        .bind(session.id)
         .bind(session.lifecycle_status.as_str())
         .bind(session.ended_at)
         .bind(now)
@@ -252,9 +265,9 @@ pub(crate) async fn change_lifecycle(
         .await
         .map_err(db)?;
     if let Some(kind) = event {
-        events::append(conn, tenant, &DomainEvent::session(kind, &session), now).await?;
+        events::append(conn, tenant, &DomainEvent::session(kind, session), now).await?;
     }
-    Ok(session)
+    Ok(())
 }
 
 /// Soft-deletes a live session: it and its items disappear from every read.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lineup_domain::call::{CallKey, Observation, ObservationKind, Source};
-use lineup_domain::{Actor, NewItem, NewSession, QueueMapping, Role, StatusChangeRequest};
+use lineup_domain::{Actor, NewItem, NewSession, QueueMapping, Role, SessionScheduleSpec, StatusChangeRequest};
 use lineup_store::conformance::access::{login, new_api_key, new_member, token};
 use lineup_store::conformance::fixture;
 use lineup_store::conformance::pbx::new_pbx_connection;
@@ -175,6 +175,8 @@ async fn populated_tenant(store: &DynStore) -> (Uuid, Uuid) {
     let applied = store.apply_call_observations(f.tenant, call, &[observation], None, now).await.unwrap();
     assert!(applied.item_created);
     store.put_checkpoint(f.tenant, pbx.id, "history", &serde_json::json!({"readUpTo": now}), now).await.unwrap();
+    let schedule = SessionScheduleSpec::new("0 0 6 * * *", "Day {date}").unwrap();
+    store.put_session_schedule(f.tenant, f.queue.id, schedule, now).await.unwrap();
     (f.tenant, member.id)
 }
 

@@ -19,6 +19,7 @@ mod members;
 mod paging;
 mod pbx;
 mod queues;
+mod schedules;
 mod sessions;
 mod templates;
 mod tenants;

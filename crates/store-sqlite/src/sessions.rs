@@ -208,20 +208,33 @@ pub(crate) async fn change_lifecycle(
     let now = lineup_store::now_micros();
     let mut tx = store.writer.begin().await.map_err(db)?;
     let mut session = load(&mut *tx, tenant, session_id).await?.session;
+    move_lifecycle(&mut tx, tenant, &mut session, to, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(session)
+}
+
+/// Moves `session` (loaded in the caller's transaction) to `to`, writing the row and the event
+/// the move emits, if any.
+pub(crate) async fn move_lifecycle(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    session: &mut Session,
+    to: Lifecycle,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let event = session.change_lifecycle(to, now)?;
     sqlx::query("UPDATE sessions SET status = ?, ended_at = ?, updated_at = ? WHERE id = ?")
         .bind(session.lifecycle_status.as_str())
         .bind(session.ended_at.map(ts))
         .bind(ts(now))
-        .bind(id(session_id))
-        .execute(&mut *tx)
+        .bind(id(session.id))
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
     if let Some(kind) = event {
-        events::append(&mut tx, tenant, &DomainEvent::session(kind, &session), now).await?;
+        events::append(conn, tenant, &DomainEvent::session(kind, session), now).await?;
     }
-    tx.commit().await.map_err(db)?;
-    Ok(session)
+    Ok(())
 }
 
 pub(crate) async fn delete(store: &SqliteStore, tenant: TenantId, session_id: Uuid) -> StoreResult<()> {

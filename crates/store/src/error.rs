@@ -21,6 +21,7 @@ pub enum Entity {
     Call,
     Webhook,
     WebhookDelivery,
+    SessionSchedule,
 }
 
 impl fmt::Display for Entity {
@@ -40,6 +41,7 @@ impl fmt::Display for Entity {
             Entity::Call => "call",
             Entity::Webhook => "webhook",
             Entity::WebhookDelivery => "webhook delivery",
+            Entity::SessionSchedule => "session schedule",
         })
     }
 }

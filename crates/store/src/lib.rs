@@ -11,6 +11,7 @@ pub mod error;
 pub mod inbox;
 pub mod page;
 pub mod pbx;
+pub mod schedules;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub use inbox::{
 };
 pub use page::{Cursor, CursorValue, Page, PageRequest, SortKey, SortOrder};
 pub use pbx::{EnabledPbxConnection, PbxStore};
+pub use schedules::{DueSchedule, RotateOutcome, ScheduleStore};
 pub use webhooks::{AttemptOutcome, AttemptRecorded, ClaimedDelivery, DeliveryScope, WebhookStore};
 
 /// Result of a store call.
@@ -76,7 +78,9 @@ pub struct ItemFilter {
 /// `NotFound`, exactly as if it did not exist. Every mutating method runs in one transaction
 /// that also writes the outbox rows of the events it causes; a refused change stores nothing.
 #[async_trait]
-pub trait Store: AccessStore + CallStore + InboxStore + PbxStore + WebhookStore + Send + Sync + 'static {
+pub trait Store:
+    AccessStore + CallStore + InboxStore + PbxStore + ScheduleStore + WebhookStore + Send + Sync + 'static
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.

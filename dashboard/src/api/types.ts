@@ -344,6 +344,14 @@ export interface NewSession {
   name?: string | null;
 }
 
+/** The request body that sets a queue's schedule. */
+export interface NewSessionSchedule {
+  /** Six fields with seconds, UTC, e.g. `0 0 6 * * *` (daily at 06:00). */
+  cron: string;
+  /** 1–100 characters; may contain `{date}`. */
+  sessionName: string;
+}
+
 /** The request to create a template. */
 export interface NewTemplate {
   name: string;
@@ -530,6 +538,23 @@ export interface SessionPage {
 /** A change to a session's name (its lifecycle moves through its own route). */
 export interface SessionPatch {
   name?: string | null;
+}
+
+/**
+ * A queue's session schedule as the API shows it. `nextRunAt` is the first scheduled instant
+ * after the last run (or after creation when it never ran); an instant in the past means the
+ * rotation is overdue.
+ */
+export interface SessionSchedule {
+  queueId: string;
+  /** Six fields (second minute hour day-of-month month day-of-week), evaluated in UTC. */
+  cron: string;
+  /** Name template of the sessions it opens; `{date}` becomes the due date (`YYYY-MM-DD`). */
+  sessionName: string;
+  lastRunAt?: string | null;
+  nextRunAt?: string | null;
+  createdAt: string;
+  updatedAt: string;
 }
 
 /** Sort keys of the session list (default `sessionNumber`). */

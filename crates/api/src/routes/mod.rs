@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod items;
 pub mod pbx;
 pub mod queues;
+pub mod schedules;
 pub mod sessions;
 pub mod templates;
 pub mod tenant;

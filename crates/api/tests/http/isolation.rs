@@ -111,6 +111,9 @@ fn body(method: &str, path: &str, a: &Victim) -> Option<Value> {
             json!({"name": "B hook", "url": "https://hooks-b.example.com", "secret": "B's webhook signing secret"})
         }
         ("patch", "/api/v1/webhooks/{id}") => json!({"name": "Hijacked", "secret": "a stolen signing secret"}),
+        ("put", "/api/v1/queues/{id}/session-schedule") => {
+            json!({"cron": "0 0 6 * * *", "sessionName": "Hijacked {date}"})
+        }
         ("post", "/api/v1/auth/logout")
         | ("post", "/api/v1/auth/stream-ticket")
         | ("post", "/api/v1/inbox/dead-letters/{id}/replay")

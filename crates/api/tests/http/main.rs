@@ -14,5 +14,6 @@ mod problems;
 mod protection;
 mod roles;
 mod routes;
+mod schedules;
 mod walkthrough;
 mod webhooks;

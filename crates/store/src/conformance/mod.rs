@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod items;
 pub mod pbx;
 pub mod queue;
+pub mod schedules;
 pub mod webhooks;
 
 use lineup_domain::{
@@ -136,6 +137,15 @@ macro_rules! conformance_suite {
             checkpoints_round_trip_per_connection_and_name,
             leases_are_renewed_refused_taken_over_after_expiry_and_released,
             concurrent_applications_merge_every_observation_of_every_call,
+        );
+        $crate::conformance_suite!(@each $factory; schedules;
+            schedules_are_put_read_replaced_and_deleted,
+            invalid_schedules_are_refused,
+            another_tenants_queue_schedules_are_not_found,
+            due_schedules_of_every_tenant_are_listed,
+            rotation_opens_the_next_session_and_completes_drained_ones,
+            rotating_twice_for_one_instant_changes_nothing,
+            rotation_opens_the_first_session_of_an_empty_queue,
         );
         $crate::conformance_suite!(@each $factory; webhooks;
             webhooks_round_trip_without_their_secret,

@@ -116,6 +116,13 @@ impl AppState {
         self
     }
 
+    /// Seals a third-party secret under `context` with the configured key; without a key, a
+    /// `conflict` saying `missing` (nothing is stored).
+    pub fn seal(&self, secret: &str, context: &str, missing: &str) -> Result<String, lineup_store::StoreError> {
+        let secrets = self.secrets.as_deref().ok_or_else(|| lineup_store::StoreError::Conflict(missing.into()))?;
+        Ok(secrets.seal(secret, context))
+    }
+
     /// Wakes every idle stream of this process: call after a change was committed.
     pub fn notify_committed(&self) {
         self.events.send_modify(|n| *n = n.wrapping_add(1));

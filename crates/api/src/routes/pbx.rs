@@ -12,7 +12,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use lineup_domain::pbx::client_secret_context;
 use lineup_domain::{NewPbxConnection, PbxConnection, PbxConnectionPatch, PbxQueueMappings};
-use lineup_store::{Page, StoreError};
+use lineup_store::Page;
 use uuid::Uuid;
 
 use super::{created, V1};
@@ -34,12 +34,6 @@ pub fn routes() -> Router<AppState> {
             get(get_pbx_connection).patch(update_pbx_connection).delete(delete_pbx_connection),
         )
         .route("/pbx-connections/{id}/queue-mappings", put(set_queue_mappings))
-}
-
-/// Seals the client secret of connection `id` with the configured key.
-fn seal(state: &AppState, id: Uuid, secret: &str) -> ApiResult<String> {
-    let secrets = state.secrets.as_deref().ok_or_else(|| StoreError::Conflict(NO_SECRET_KEY.into()))?;
-    Ok(secrets.seal(secret, &client_secret_context(id)))
 }
 
 /// Connects a 3CX: its base URL, OAuth2 client id and secret, poll interval and whether it is
@@ -67,7 +61,7 @@ pub async fn create_pbx_connection(
     ApiJson(new): ApiJson<NewPbxConnection>,
 ) -> ApiResult<Response> {
     let id = Uuid::now_v7();
-    let spec = new.validate(id, |secret| seal(&state, id, secret))?;
+    let spec = new.validate(id, |secret| state.seal(secret, &client_secret_context(id), NO_SECRET_KEY))?;
     let connection = state.store.create_pbx_connection(&auth.principal.actor(), auth.tenant(), spec).await?;
     Ok(created(Some(format!("{V1}/pbx-connections/{}", connection.id)), connection))
 }
@@ -132,7 +126,7 @@ pub async fn update_pbx_connection(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<PbxConnectionPatch>,
 ) -> ApiResult<Json<PbxConnection>> {
-    let change = patch.validate(|secret| seal(&state, id, secret))?;
+    let change = patch.validate(|secret| state.seal(secret, &client_secret_context(id), NO_SECRET_KEY))?;
     Ok(Json(state.store.update_pbx_connection(&auth.principal.actor(), auth.tenant(), id, change).await?))
 }
 

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use lineup_domain::webhook::webhook_secret_context;
 use lineup_domain::{NewWebhook, Webhook, WebhookDelivery, WebhookPatch};
-use lineup_store::{Page, SortKey, StoreError};
+use lineup_store::{Page, SortKey};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -53,12 +53,6 @@ pub struct DeliveryListQuery {
     pub order: Option<Order>,
 }
 
-/// Seals the secret of webhook `id` with the configured key.
-fn seal(state: &AppState, id: Uuid, secret: &str) -> ApiResult<String> {
-    let secrets = state.secrets.as_deref().ok_or_else(|| StoreError::Conflict(NO_SECRET_KEY.into()))?;
-    Ok(secrets.seal(secret, &webhook_secret_context(id)))
-}
-
 /// Creates a webhook: the tenant's events committed from now on (of the `eventTypes` it names,
 /// or all) are POSTed to its URL, signed with its secret. The secret is stored sealed and never
 /// returned.
@@ -84,7 +78,7 @@ pub async fn create_webhook(
     ApiJson(new): ApiJson<NewWebhook>,
 ) -> ApiResult<Response> {
     let id = Uuid::now_v7();
-    let spec = new.validate(id, |secret| seal(&state, id, secret))?;
+    let spec = new.validate(id, |secret| state.seal(secret, &webhook_secret_context(id), NO_SECRET_KEY))?;
     let webhook = state.store.create_webhook(&auth.principal.actor(), auth.tenant(), spec).await?;
     Ok(created(Some(format!("{V1}/webhooks/{}", webhook.id)), webhook))
 }
@@ -150,7 +144,7 @@ pub async fn update_webhook(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<WebhookPatch>,
 ) -> ApiResult<Json<Webhook>> {
-    let change = patch.validate(|secret| seal(&state, id, secret))?;
+    let change = patch.validate(|secret| state.seal(secret, &webhook_secret_context(id), NO_SECRET_KEY))?;
     Ok(Json(state.store.update_webhook(&auth.principal.actor(), auth.tenant(), id, change).await?))
 }
 

@@ -8,7 +8,10 @@ use lineup_domain::call::{Observation, Source};
 use lineup_domain::pbx::client_secret_context;
 use lineup_domain::TenantId;
 use lineup_security::SecretBox;
-use lineup_store::{EnabledPbxConnection, InboxSource, NewInboxMessage};
+use lineup_store::{DynStore, EnabledPbxConnection, Enqueued, InboxSource, NewInboxMessage, StoreResult};
+use tokio::sync::Notify;
+
+use crate::metrics as m;
 use lineup_xapi::{XapiClient, XapiConfig};
 use uuid::Uuid;
 
@@ -71,6 +74,34 @@ pub fn inbox_message(observation: &Observation) -> NewInboxMessage {
         payload: serde_json::to_value(observation).expect("an observation serialises"),
         observed_at: observation.at,
     }
+}
+
+/// Observations recorded per inbox transaction.
+const RECORD_CHUNK: usize = 500;
+
+/// Records `observations` (all from one source) in the inbox of `tenant`, in order, in chunks of
+/// one transaction each; counts them in the metrics and wakes the processor when any was new.
+/// Returns how many were new (the rest were repeats).
+pub async fn record_observations(
+    store: &DynStore,
+    tenant: TenantId,
+    observations: &[Observation],
+    inbox_ready: &Notify,
+) -> StoreResult<usize> {
+    let Some(first) = observations.first() else { return Ok(0) };
+    let source = first.source.as_str();
+    let mut recorded = 0;
+    for chunk in observations.chunks(RECORD_CHUNK) {
+        let results = store.enqueue_many(tenant, chunk.iter().map(inbox_message).collect()).await?;
+        recorded += results.iter().filter(|r| matches!(r, Enqueued::New(_))).count();
+    }
+    metrics::counter!(m::OBSERVATIONS, "source" => source, "result" => "new").increment(recorded as u64);
+    metrics::counter!(m::OBSERVATIONS, "source" => source, "result" => "duplicate")
+        .increment((observations.len() - recorded) as u64);
+    if recorded > 0 {
+        inbox_ready.notify_one();
+    }
+    Ok(recorded)
 }
 
 #[cfg(test)]

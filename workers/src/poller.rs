@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use lineup_domain::call::{diff_active_calls, ActiveCallSnapshot};
-use lineup_store::{DynStore, Enqueued};
+use lineup_store::DynStore;
 use lineup_xapi::generated::types::ActiveCall;
 use lineup_xapi::{Query, XapiClient};
 use tokio::sync::{watch, Notify};
 
 use crate::clock::PbxClock;
-use crate::connection::{inbox_message, PbxLink};
+use crate::connection::{record_observations, PbxLink};
 use crate::health::Health;
 use crate::metrics as m;
 
@@ -200,19 +200,8 @@ impl Poller {
             &self.agents,
         );
         let mut outcome = PollOutcome { live_calls: current.len(), ..PollOutcome::default() };
-        if !observations.is_empty() {
-            let messages = observations.iter().map(inbox_message).collect();
-            let results = self.store.enqueue_many(self.link.tenant, messages).await?;
-            outcome.recorded = results.iter().filter(|r| matches!(r, Enqueued::New(_))).count();
-            outcome.duplicates = results.len() - outcome.recorded;
-            metrics::counter!(m::OBSERVATIONS, "source" => "poller", "result" => "new")
-                .increment(outcome.recorded as u64);
-            metrics::counter!(m::OBSERVATIONS, "source" => "poller", "result" => "duplicate")
-                .increment(outcome.duplicates as u64);
-            if outcome.recorded > 0 {
-                self.inbox_ready.notify_one();
-            }
-        }
+        outcome.recorded = record_observations(&self.store, self.link.tenant, &observations, &self.inbox_ready).await?;
+        outcome.duplicates = observations.len() - outcome.recorded;
         self.previous = current;
         Ok(outcome)
     }

@@ -21,8 +21,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
-use lineup_domain::call::{call_log_observation, duration_ms, history_observation, CallLogRow, HistorySegment};
-use lineup_store::{DynStore, Enqueued, NewInboxMessage};
+use lineup_domain::call::{
+    call_log_observation, duration_ms, history_observation, CallLogRow, HistorySegment, Observation,
+};
+use lineup_store::DynStore;
 use lineup_xapi::generated::types::{CallHistoryView, CallLogData};
 use lineup_xapi::generated::GetCallLogDataParams;
 use lineup_xapi::{Filter, Query, SortOrder};
@@ -30,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::clock::PbxClock;
-use crate::connection::{inbox_message, PbxLink};
+use crate::connection::{record_observations, PbxLink};
 use crate::health::Health;
 use crate::metrics as m;
 
@@ -181,19 +183,8 @@ impl Reconciler {
         Ok(())
     }
 
-    async fn record(&self, messages: Vec<NewInboxMessage>, source: &'static str) -> anyhow::Result<usize> {
-        let mut recorded = 0;
-        for chunk in messages.chunks(500) {
-            let results = self.store.enqueue_many(self.link.tenant, chunk.to_vec()).await?;
-            recorded += results.iter().filter(|r| matches!(r, Enqueued::New(_))).count();
-        }
-        metrics::counter!(m::OBSERVATIONS, "source" => source, "result" => "new").increment(recorded as u64);
-        metrics::counter!(m::OBSERVATIONS, "source" => source, "result" => "duplicate")
-            .increment((messages.len() - recorded) as u64);
-        if recorded > 0 {
-            self.inbox_ready.notify_one();
-        }
-        Ok(recorded)
+    async fn record(&self, observations: &[Observation]) -> anyhow::Result<usize> {
+        Ok(record_observations(&self.store, self.link.tenant, observations, &self.inbox_ready).await?)
     }
 
     /// Runs the history reader once unless a run is already going on; reports to health.
@@ -266,12 +257,12 @@ impl Reconciler {
         }
         let segments: Vec<HistorySegment> = rows.iter().filter_map(history_segment).collect();
         let mut seen = BTreeSet::new();
-        let messages: Vec<NewInboxMessage> = segments
+        let observations: Vec<Observation> = segments
             .iter()
             .filter(|s| seen.insert((s.call_id, s.segment_id)))
-            .map(|s| inbox_message(&history_observation(self.link.connection_id, s)))
+            .map(|s| history_observation(self.link.connection_id, s))
             .collect();
-        let recorded = self.record(messages, "history").await?;
+        let recorded = self.record(&observations).await?;
         let latest = segments.iter().map(|s| s.segment_end_time).max();
         let through = latest.map_or(through, |l| l.max(through));
         self.save_checkpoint(HISTORY_CHECKPOINT, Checkpoint { through, read_at: Some(pbx_now) }).await?;
@@ -295,12 +286,9 @@ impl Reconciler {
             })
             .await
             .context("reading ReportCallLogData")?;
-        let messages: Vec<NewInboxMessage> = rows
-            .iter()
-            .filter_map(call_log_row)
-            .map(|r| inbox_message(&call_log_observation(self.link.connection_id, &r)))
-            .collect();
-        let recorded = self.record(messages, "call-log").await?;
+        let observations: Vec<Observation> =
+            rows.iter().filter_map(call_log_row).map(|r| call_log_observation(self.link.connection_id, &r)).collect();
+        let recorded = self.record(&observations).await?;
         self.save_checkpoint(CALL_LOG_CHECKPOINT, Checkpoint { through: pbx_now, read_at: Some(pbx_now) }).await?;
         Ok(RunOutcome { rows: rows.len(), recorded, ran: true })
     }

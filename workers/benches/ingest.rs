@@ -9,7 +9,9 @@
 //! Prints, per backend (SQLite always; PostgreSQL when `LINEUP_BENCH_DATABASE_URL` is set):
 //! sustained observations per second, and the lag from a snapshot being taken to the last of its
 //! observations being committed with its outbox rows (p50/p99/max) — the change-to-outbox lag
-//! beyond the poll interval.
+//! beyond the poll interval. `LINEUP_BENCH_CLAIM`, `LINEUP_BENCH_TRANSACTION` and
+//! `LINEUP_BENCH_LANES` override the processor's claim size, messages per transaction and lanes;
+//! `LINEUP_BENCH_SKIP_SQLITE` runs PostgreSQL only.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -168,8 +170,9 @@ async fn run(name: &str, store: DynStore, concurrent: u64, ticks: u64, tick: Dur
         ready.clone(),
         ProcessorConfig {
             scope: lineup_store::ClaimScope::Connection(connection),
-            batch: 512,
-            concurrency: 16,
+            batch: env_or("LINEUP_BENCH_CLAIM", 512) as u32,
+            transaction: env_or("LINEUP_BENCH_TRANSACTION", ProcessorConfig::default().transaction as u64) as usize,
+            concurrency: env_or("LINEUP_BENCH_LANES", ProcessorConfig::default().concurrency as u64) as usize,
             ..ProcessorConfig::default()
         },
     );
@@ -263,12 +266,14 @@ fn main() {
     let ticks = env_or("LINEUP_BENCH_TICKS", 30);
     let tick = Duration::from_millis(env_or("LINEUP_BENCH_TICK_MS", 1000));
     runtime.block_on(async {
-        let dir = std::env::temp_dir().join(format!("lineup-bench-{}", Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let sqlite = lineup_store_sqlite::SqliteStore::open(&dir.join("bench.db")).await.unwrap();
-        sqlite.migrate().await.unwrap();
-        run("sqlite", Arc::new(sqlite), concurrent, ticks, tick).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        if std::env::var("LINEUP_BENCH_SKIP_SQLITE").is_err() {
+            let dir = std::env::temp_dir().join(format!("lineup-bench-{}", Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let sqlite = lineup_store_sqlite::SqliteStore::open(&dir.join("bench.db")).await.unwrap();
+            sqlite.migrate().await.unwrap();
+            run("sqlite", Arc::new(sqlite), concurrent, ticks, tick).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         if let Ok(url) = std::env::var("LINEUP_BENCH_DATABASE_URL") {
             let pg = lineup_store_postgres::PostgresStore::connect(&url, 16).await.unwrap();
             pg.migrate().await.unwrap();

@@ -1,13 +1,8 @@
 //! The outbox dispatcher: carries committed events out of the outbox, at least once, to the
-//! in-process subscribers and to the tenants' outbound webhooks.
+//! tenants' outbound webhooks. (In-process readers follow the outbox themselves: the SSE streams
+//! by `seq` from `Last-Event-ID`, the live hub of every API node from its own cursor, woken by
+//! PostgreSQL `LISTEN/NOTIFY`; see `lineup_api::live::feed`.)
 //!
-//! - **In-process fan-out** ([`OutboxDispatcher::subscribe`]): every committed event of every
-//!   tenant, in `seq` order, on a `tokio::sync::broadcast` channel, from the moment the dispatcher
-//!   starts. This is best effort and per process: a subscriber that falls behind the channel's
-//!   capacity is told it lagged and loses the oldest events, and a restart starts again from the
-//!   newest event. Nothing that must not miss an event relies on it: the SSE streams read the
-//!   outbox by `seq` themselves (resuming from `Last-Event-ID`), and the channel only tells
-//!   in-process consumers (the live hub) early.
 //! - **Webhooks**: the dispatcher reads the outbox in batches from the persisted cursor
 //!   [`WEBHOOK_CURSOR`], creates one delivery per event and webhook that takes it
 //!   ([`lineup_store::WebhookStore::enqueue_deliveries`]), then advances the cursor. A crash
@@ -36,10 +31,8 @@ use futures::StreamExt;
 use lineup_domain::webhook::{sign, webhook_secret_context, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER};
 use lineup_domain::TenantId;
 use lineup_security::SecretBox;
-use lineup_store::{
-    AttemptOutcome, AttemptRecorded, ClaimedDelivery, DeliveryScope, DynStore, InboxRetryPolicy, StoredEvent,
-};
-use tokio::sync::{broadcast, watch, Notify};
+use lineup_store::{AttemptOutcome, AttemptRecorded, ClaimedDelivery, DeliveryScope, DynStore, InboxRetryPolicy};
+use tokio::sync::{watch, Notify};
 
 use crate::health::Health;
 use crate::metrics as m;
@@ -48,9 +41,6 @@ use crate::metrics as m;
 pub const NAME: &str = "outbox-dispatcher";
 /// The outbox cursor of delivery creation: the last event turned into webhook deliveries.
 pub const WEBHOOK_CURSOR: &str = "webhooks";
-
-/// One committed event and its tenant, as in-process subscribers receive it.
-pub type LiveEvent = Arc<(TenantId, StoredEvent)>;
 
 /// How the dispatcher works.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,10 +63,8 @@ pub struct DispatcherConfig {
     pub retry: InboxRetryPolicy,
     /// Whose deliveries it claims (every tenant's by default).
     pub scope: DeliveryScope,
-    /// Whether it creates and delivers webhook deliveries at all (off: in-process fan-out only).
+    /// Whether it creates and delivers webhook deliveries at all (off: it does nothing).
     pub webhooks: bool,
-    /// Events the in-process channel holds for a slow subscriber before it lags.
-    pub channel_capacity: usize,
 }
 
 impl Default for DispatcherConfig {
@@ -97,7 +85,6 @@ impl Default for DispatcherConfig {
             },
             scope: DeliveryScope::All,
             webhooks: true,
-            channel_capacity: 4096,
         }
     }
 }
@@ -109,7 +96,6 @@ pub struct OutboxDispatcher {
     health: Health,
     config: DispatcherConfig,
     client: reqwest::Client,
-    live: broadcast::Sender<LiveEvent>,
     wake: Option<watch::Receiver<u64>>,
     deliveries_ready: Notify,
 }
@@ -132,8 +118,7 @@ impl OutboxDispatcher {
                 tracing::warn!(error = %e, "the webhook HTTP client could not be configured; using the defaults");
                 reqwest::Client::new()
             });
-        let (live, _) = broadcast::channel(config.channel_capacity.max(1));
-        OutboxDispatcher { store, secrets, health, config, client, live, wake: None, deliveries_ready: Notify::new() }
+        OutboxDispatcher { store, secrets, health, config, client, wake: None, deliveries_ready: Notify::new() }
     }
 
     /// The same dispatcher, also woken when `wake` changes (e.g. the API's commit notifier), so
@@ -141,24 +126,6 @@ impl OutboxDispatcher {
     pub fn with_wake(mut self, wake: watch::Receiver<u64>) -> OutboxDispatcher {
         self.wake = Some(wake);
         self
-    }
-
-    /// The same dispatcher fanning out on `live` (a channel made before it, so subscribers can
-    /// attach early).
-    pub fn with_live_sender(mut self, live: broadcast::Sender<LiveEvent>) -> OutboxDispatcher {
-        self.live = live;
-        self
-    }
-
-    /// A new in-process subscription: every event committed from now on, in `seq` order (best
-    /// effort, see the module documentation).
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
-        self.live.subscribe()
-    }
-
-    /// The channel's sender, to subscribe after the dispatcher was moved into [`run`](Self::run).
-    pub fn live_sender(&self) -> broadcast::Sender<LiveEvent> {
-        self.live.clone()
     }
 
     /// Dispatches until `stop` turns true; a batch of deliveries being POSTed is finished first.
@@ -172,30 +139,23 @@ impl OutboxDispatcher {
         tracing::info!("outbox dispatcher stopped");
     }
 
-    /// Fans events out and creates deliveries, batch after batch, until stopped.
+    /// Creates deliveries, batch after batch, until stopped.
     async fn outbox_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        if !self.config.webhooks {
+            return;
+        }
         let mut wake = self.wake.clone();
-        let mut live_after: Option<i64> = None;
         loop {
             if *stop.borrow() {
                 break;
             }
-            let mut busy = false;
-            match self.fan_out(&mut live_after).await {
-                Ok(n) => {
-                    busy |= n >= self.config.batch as usize;
-                    if !self.config.webhooks {
-                        self.health.success(NAME, Utc::now(), None);
-                    }
+            let busy = match self.create_deliveries().await {
+                Ok(n) => n >= self.config.batch as usize,
+                Err(e) => {
+                    self.failed("creating webhook deliveries", &e);
+                    false
                 }
-                Err(e) => self.failed("fanning events out", &e),
-            }
-            if self.config.webhooks {
-                match self.create_deliveries().await {
-                    Ok(n) => busy |= n >= self.config.batch as usize,
-                    Err(e) => self.failed("creating webhook deliveries", &e),
-                }
-            }
+            };
             if busy {
                 continue;
             }
@@ -237,28 +197,6 @@ impl OutboxDispatcher {
     fn failed(&self, what: &str, e: &anyhow::Error) {
         tracing::warn!(error = %format!("{e:#}"), "outbox dispatcher: {what} failed");
         self.health.failure(NAME, Utc::now(), &format!("{what}: {e:#}"));
-    }
-
-    /// Sends the events committed since `after` to the in-process subscribers; the first call
-    /// starts at the newest event. Without subscribers it only moves `after` on. Returns how many
-    /// events it sent.
-    pub async fn fan_out(&self, after: &mut Option<i64>) -> anyhow::Result<usize> {
-        let Some(from) = *after else {
-            *after = Some(self.store.last_event_seq().await?);
-            return Ok(0);
-        };
-        if self.live.receiver_count() == 0 {
-            *after = Some(self.store.last_event_seq().await?.max(from));
-            return Ok(0);
-        }
-        let events = self.store.read_outbox(from, self.config.batch).await?;
-        let sent = events.len();
-        for event in events {
-            *after = Some(event.1.seq);
-            // An error only means every subscriber left meanwhile.
-            let _ = self.live.send(Arc::new(event));
-        }
-        Ok(sent)
     }
 
     /// Reads the next batch of events after the webhook cursor, creates their deliveries, and

@@ -21,6 +21,7 @@ pub mod dispatcher;
 pub mod health;
 pub mod metrics;
 pub mod poller;
+pub mod presence;
 pub mod processor;
 pub mod provision;
 pub mod reconciler;

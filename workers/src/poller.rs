@@ -7,10 +7,15 @@
 //!
 //! The interval adapts: the connection's interval while calls are live, stretching (doubling up
 //! to [`PollerConfig::idle_max`]) while the PBX is idle, and backing off after errors up to
-//! [`PollerConfig::error_max`]. Agent extensions (to tell an agent from "elsewhere" in `Callee`)
-//! come from `GET /Users`, refreshed every [`PollerConfig::users_refresh`].
+//! [`PollerConfig::error_max`].
+//!
+//! Every [`PollerConfig::presence_every`] it also reads `GET /Users` (and every
+//! [`PollerConfig::members_every`] the queues' members): the agent extensions tell an agent from
+//! "elsewhere" in `Callee`, and the users' queue status and presence profile are stored as the
+//! connection's agents ([`crate::presence`]) for the live hub. A failed presence read keeps the
+//! last one (only the very first read of the extensions is required to poll).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,13 +23,14 @@ use chrono::{DateTime, Utc};
 use lineup_domain::call::{diff_active_calls, ActiveCallSnapshot};
 use lineup_store::DynStore;
 use lineup_xapi::generated::types::ActiveCall;
-use lineup_xapi::{Query, XapiClient};
+use lineup_xapi::Query;
 use tokio::sync::{watch, Notify};
 
 use crate::clock::PbxClock;
 use crate::connection::{record_observations, PbxLink};
 use crate::health::Health;
 use crate::metrics as m;
+use crate::presence;
 
 /// How a poller paces itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +39,10 @@ pub struct PollerConfig {
     pub idle_max: Duration,
     /// The longest interval after consecutive errors.
     pub error_max: Duration,
-    /// How often the agent extensions are read again.
-    pub users_refresh: Duration,
+    /// How often the users (agent extensions and presence) are read again.
+    pub presence_every: Duration,
+    /// How often the queues' members are read again.
+    pub members_every: Duration,
 }
 
 impl Default for PollerConfig {
@@ -42,7 +50,8 @@ impl Default for PollerConfig {
         PollerConfig {
             idle_max: Duration::from_secs(5),
             error_max: Duration::from_secs(30),
-            users_refresh: Duration::from_secs(300),
+            presence_every: Duration::from_secs(5),
+            members_every: Duration::from_secs(300),
         }
     }
 }
@@ -71,13 +80,6 @@ pub fn snapshot_of(row: &ActiveCall, server_now: DateTime<Utc>) -> Option<Active
     })
 }
 
-/// The agent extensions of the PBX: every user's `Number`.
-pub async fn agent_dns(client: &XapiClient) -> Result<BTreeSet<String>, lineup_xapi::XapiError> {
-    let query = Query::new().select(["Number"]);
-    let users = client.collect_all(query, |c, q| async move { c.list_users(&q).await }).await?;
-    Ok(users.into_iter().filter_map(|u| u.number).filter(|n| !n.is_empty()).collect())
-}
-
 /// One poller; [`Poller::run`] loops until `stop` turns true.
 pub struct Poller {
     link: PbxLink,
@@ -88,7 +90,9 @@ pub struct Poller {
     config: PollerConfig,
     previous: Vec<ActiveCallSnapshot>,
     agents: BTreeSet<String>,
-    agents_read: Option<Instant>,
+    users_read: Option<Instant>,
+    members: BTreeMap<String, Vec<String>>,
+    members_read: Option<Instant>,
 }
 
 /// What one cycle did.
@@ -120,7 +124,9 @@ impl Poller {
             config,
             previous: Vec::new(),
             agents: BTreeSet::new(),
-            agents_read: None,
+            users_read: None,
+            members: BTreeMap::new(),
+            members_read: None,
         }
     }
 
@@ -167,15 +173,37 @@ impl Poller {
         self.health.remove(&name);
     }
 
+    /// Reads the users (and, when due, the queues' members), keeps the agent extensions and
+    /// stores the agents' presence.
+    async fn read_presence(&mut self) -> anyhow::Result<()> {
+        let client = &self.link.client;
+        if self.members_read.is_none_or(|t| t.elapsed() >= self.config.members_every) {
+            match presence::read_members(client).await {
+                Ok(members) => (self.members, self.members_read) = (members, Some(Instant::now())),
+                Err(e) => tracing::warn!(error = %e, "reading the queues' members failed; keeping the last list"),
+            }
+        }
+        let users = presence::read_users(client).await.map_err(|e| anyhow::Error::new(e).context("reading /Users"))?;
+        let agents = presence::agents_of(&users, &self.members);
+        self.agents = agents.iter().map(|a| a.dn.clone()).collect();
+        self.users_read = Some(Instant::now());
+        let (tenant, connection) = (self.link.tenant, self.link.connection_id);
+        self.store
+            .sync_pbx_agents(tenant, connection, &agents, Utc::now())
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("storing agent presence"))?;
+        Ok(())
+    }
+
     /// One cycle: read, diff, record.
     pub async fn poll_once(&mut self) -> anyhow::Result<PollOutcome> {
-        let refresh_due = self.agents_read.is_none_or(|t| t.elapsed() >= self.config.users_refresh);
-        if refresh_due {
-            match agent_dns(&self.link.client).await {
-                Ok(agents) => (self.agents, self.agents_read) = (agents, Some(Instant::now())),
-                // Without the agents every agent looks like "elsewhere": do not guess.
-                Err(e) if self.agents_read.is_none() => return Err(anyhow::Error::new(e).context("reading /Users")),
-                Err(e) => tracing::warn!(error = %e, "refreshing agent extensions failed; keeping the last list"),
+        if self.users_read.is_none_or(|t| t.elapsed() >= self.config.presence_every) {
+            if let Err(e) = self.read_presence().await {
+                // Without the extensions every agent looks like "elsewhere": do not guess.
+                if self.users_read.is_none() {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "refreshing agent presence failed; keeping the last reading");
             }
         }
         let client = &self.link.client;

@@ -17,14 +17,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lineup_security::SecretBox;
 use lineup_store::{DynStore, EnabledPbxConnection};
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
 use crate::clock::PbxClock;
 use crate::connection::PbxLink;
-use crate::dispatcher::{DispatcherConfig, LiveEvent, OutboxDispatcher};
+use crate::dispatcher::{DispatcherConfig, OutboxDispatcher};
 use crate::health::Health;
 use crate::metrics as m;
 use crate::poller::{Poller, PollerConfig};
@@ -94,8 +94,7 @@ pub struct Supervisor {
     health: Health,
     config: SupervisorConfig,
     ready: Arc<Notify>,
-    wake: Option<watch::Receiver<u64>>,
-    live: Option<broadcast::Sender<LiveEvent>>,
+    commits: Option<watch::Sender<u64>>,
 }
 
 struct Running {
@@ -108,24 +107,15 @@ impl Supervisor {
     /// A supervisor over `store`; `secrets` opens the PBX client secrets (without it no
     /// connection can be polled, and each reports that in its health).
     pub fn new(store: DynStore, secrets: Option<Arc<SecretBox>>, health: Health, config: SupervisorConfig) -> Self {
-        Supervisor { store, secrets, health, config, ready: Arc::new(Notify::new()), wake: None, live: None }
+        Supervisor { store, secrets, health, config, ready: Arc::new(Notify::new()), commits: None }
     }
 
-    /// The same supervisor, its dispatcher also woken when `wake` changes (the API's commit
-    /// notifier), so local commits go out without waiting for the next poll.
-    pub fn with_wake(mut self, wake: watch::Receiver<u64>) -> Self {
-        self.wake = Some(wake);
+    /// The same supervisor sharing the process's change notifier `commits`: its dispatcher wakes
+    /// when it changes (local commits go out without waiting for the next poll) and its inbox
+    /// processor bumps it after committing changes.
+    pub fn with_commits(mut self, commits: watch::Sender<u64>) -> Self {
+        self.commits = Some(commits);
         self
-    }
-
-    /// The in-process channel the dispatcher fans committed events out to (created here so
-    /// subscribers can attach before [`Supervisor::run`]); `None` when it does not dispatch.
-    pub fn live_events(&mut self) -> Option<broadcast::Sender<LiveEvent>> {
-        if !self.config.dispatch {
-            return None;
-        }
-        let capacity = self.config.dispatcher.channel_capacity.max(1);
-        Some(self.live.get_or_insert_with(|| broadcast::channel(capacity).0).clone())
     }
 
     /// Runs until `stop` turns true, then stops every worker and releases its leases.
@@ -133,8 +123,11 @@ impl Supervisor {
         let (stop_all, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         if self.config.process {
-            let processor =
+            let mut processor =
                 InboxProcessor::new(self.store.clone(), self.health.clone(), self.ready.clone(), self.config.processor);
+            if let Some(commits) = self.commits.clone() {
+                processor = processor.with_committed(commits);
+            }
             tasks.push(tokio::spawn(processor.run(stopped.clone())));
         }
         if self.config.process {
@@ -148,11 +141,8 @@ impl Supervisor {
                 self.health.clone(),
                 self.config.dispatcher.clone(),
             );
-            if let Some(wake) = self.wake.clone() {
-                dispatcher = dispatcher.with_wake(wake);
-            }
-            if let Some(live) = self.live.clone() {
-                dispatcher = dispatcher.with_live_sender(live);
+            if let Some(commits) = &self.commits {
+                dispatcher = dispatcher.with_wake(commits.subscribe());
             }
             tasks.push(tokio::spawn(dispatcher.run(stopped.clone())));
         }

@@ -49,6 +49,9 @@ pub enum ApiError {
     /// The caller's role lacks the permission the route requires.
     #[error("the role '{role}' lacks the permission '{permission}'")]
     Forbidden { role: &'static str, permission: &'static str },
+    /// The caller holds as many live subscriptions as it may.
+    #[error("{0}")]
+    TooManySubscriptions(String),
     /// Too many requests from this caller or address; retry after the given time.
     #[error("too many requests: retry in {} s", retry_after_secs(.0))]
     RateLimited(std::time::Duration),
@@ -106,6 +109,7 @@ problem_kinds! {
     FORBIDDEN = "forbidden", 403, "Forbidden";
     CONFLICT = "conflict", 409, "Conflict";
     RATE_LIMITED = "rate-limited", 429, "Too many requests";
+    SUBSCRIPTION_LIMIT = "subscription-limit", 429, "Too many live subscriptions";
     INTERNAL = "internal", 500, "Internal error";
     NOT_READY = "not-ready", 503, "Not ready";
 }
@@ -211,6 +215,7 @@ impl ApiError {
             ApiError::InvalidCredentials => ProblemKind::INVALID_CREDENTIALS,
             ApiError::Forbidden { .. } => ProblemKind::FORBIDDEN,
             ApiError::RateLimited(_) => ProblemKind::RATE_LIMITED,
+            ApiError::TooManySubscriptions(_) => ProblemKind::SUBSCRIPTION_LIMIT,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod openapi;
 pub mod protect;
 pub mod routes;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::inbox::routes())
         .merge(routes::webhooks::routes())
         .merge(sse::routes())
+        .merge(live::routes())
         .route("/openapi.json", get(openapi::serve_openapi))
         .method_not_allowed_fallback(error::method_not_allowed);
     let app = Router::new()

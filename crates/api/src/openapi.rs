@@ -24,7 +24,7 @@ use crate::routes::{
     self, api_keys, audit, auth, health, inbox, items, pbx, queues, schedules, sessions, templates, tenant, users,
     webhooks,
 };
-use crate::sse;
+use crate::{live, sse};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,12 +61,18 @@ use crate::sse;
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::update_webhook,
         webhooks::delete_webhook, webhooks::list_webhook_deliveries, webhooks::redeliver_webhook_delivery,
         sse::session_stream, sse::item_stream,
+        live::sse::queue_channel, live::sse::overview_channel, live::sse::agent_channel, live::ws::socket,
         serve_openapi,
     ),
     components(
         schemas(
             Problem, Queue, SessionSchedule, NewSessionSchedule, Session, SessionStatus, Lifecycle, Item, ItemHistoryEntry, Template, TemplateStatus,
-            Transition, EventKind, sse::ItemStatusChangedEvent, routes::QueuePage, routes::SessionPage,
+            Transition, EventKind, sse::ItemStatusChangedEvent,
+            live::LiveFrame, live::LiveFrameKind, live::ws::LiveClientMessage, live::ws::LiveNotice,
+            lineup_live::document::QueueDocument, lineup_live::document::CallView, lineup_live::document::AgentView,
+            lineup_live::document::AgentsByState, lineup_live::document::TodayView, lineup_live::document::OverviewDocument,
+            lineup_live::document::QueueSummary, lineup_live::document::Totals, lineup_live::document::AgentDocument,
+            lineup_live::document::AgentTodayView, lineup_live::AgentState, lineup_domain::call::Phase, routes::QueuePage, routes::SessionPage,
             routes::ItemPage, routes::TemplatePage, NameSort, SessionSort, ItemSort, Order,
             Role, Tenant, TenantPatch, Member, NewMember, MemberPatch, ApiKey, NewApiKey, AuditEntry, Actor, ActorKind,
             routes::MemberPage, routes::ApiKeyPage, routes::AuditPage, AuditSort,
@@ -87,6 +93,7 @@ use crate::sse;
         (name = "items", description = "Items of a session, their status moves and history"),
         (name = "templates", description = "Statuses and status machines sessions are built from"),
         (name = "streams", description = "Server-sent events from the outbox"),
+        (name = "live", description = "Live queue, overview and agent channels: snapshots and deltas over SSE and WebSocket"),
         (name = "health", description = "Probes"),
         (name = "auth", description = "Signing in and out, token refresh, stream tickets, the caller"),
         (name = "users", description = "The tenant's users and their roles (admins)"),
@@ -177,6 +184,10 @@ pub const OPERATION_PERMISSIONS: &[(&str, &str, Option<Permission>)] = {
         ("post", "/api/v1/templates/{id}/statuses", Some(TemplateManage)),
         ("get", "/api/v1/sessions/{sessionId}/stream", Some(ItemRead)),
         ("get", "/api/v1/items/{itemId}/stream", Some(ItemRead)),
+        ("get", "/api/v1/live/queues/{queueId}", Some(LiveRead)),
+        ("get", "/api/v1/live/overview", Some(LiveRead)),
+        ("get", "/api/v1/live/agents/{dn}", Some(LiveRead)),
+        ("get", "/api/v1/live/ws", Some(LiveRead)),
         ("post", "/api/v1/pbx-connections", Some(PbxManage)),
         ("get", "/api/v1/pbx-connections", Some(PbxManage)),
         ("get", "/api/v1/pbx-connections/{id}", Some(PbxManage)),

@@ -33,6 +33,8 @@ pub struct ApiConfig {
     pub trust_forwarded_for: bool,
     /// Send `Strict-Transport-Security` (when served over HTTPS).
     pub hsts: bool,
+    /// The live channels.
+    pub live: crate::live::LiveSettings,
 }
 
 impl Default for ApiConfig {
@@ -48,6 +50,7 @@ impl Default for ApiConfig {
             cors_allowed_origins: Vec::new(),
             trust_forwarded_for: false,
             hsts: false,
+            live: crate::live::LiveSettings::default(),
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct AppState {
     pub workers: Option<Arc<dyn WorkerReports>>,
     /// Renders the Prometheus exposition for `/metrics` (`None`: no recorder installed).
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// The live hub of this process (started by the first live subscription).
+    pub live: crate::live::SharedLive,
 }
 
 /// The background workers of a process as `/readyz` shows them.
@@ -87,6 +92,7 @@ impl AppState {
     /// State over `store` with `config`.
     pub fn with_config(store: DynStore, config: ApiConfig) -> Self {
         let limits = Arc::new(Limiters::new(&config.rate_limits));
+        let live = Arc::new(crate::live::Live::new(&config.live));
         AppState {
             store,
             events: watch::Sender::new(0),
@@ -95,6 +101,7 @@ impl AppState {
             secrets: None,
             workers: None,
             metrics: None,
+            live,
         }
     }
 

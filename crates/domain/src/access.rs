@@ -53,7 +53,7 @@ impl Role {
         use Role::*;
         match permission {
             QueueRead | SessionRead | TenantRead => true,
-            ItemRead => !matches!(self, Kiosk),
+            ItemRead | LiveRead => !matches!(self, Kiosk),
             ItemCreate => matches!(self, Admin | Supervisor | Agent | Kiosk),
             ItemUpdate => matches!(self, Admin | Supervisor | Agent),
             TemplateRead => matches!(self, Admin | Supervisor | Analyst | Agent),
@@ -91,11 +91,12 @@ pub enum Permission {
     PbxManage,
     InboxManage,
     WebhookManage,
+    LiveRead,
 }
 
 impl Permission {
     /// Every permission, in the row order of the matrix.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::QueueRead,
         Permission::QueueManage,
         Permission::SessionRead,
@@ -113,6 +114,7 @@ impl Permission {
         Permission::PbxManage,
         Permission::InboxManage,
         Permission::WebhookManage,
+        Permission::LiveRead,
     ];
 
     /// The dotted name used in docs and `403` problems.
@@ -135,6 +137,7 @@ impl Permission {
             Permission::PbxManage => "pbx.manage",
             Permission::InboxManage => "inbox.manage",
             Permission::WebhookManage => "webhook.manage",
+            Permission::LiveRead => "live.read",
         }
     }
 
@@ -166,6 +169,7 @@ impl Permission {
             Permission::WebhookManage => {
                 "create, change and delete outbound webhooks; read their delivery log and redeliver"
             }
+            Permission::LiveRead => "watch the live queue, overview and agent channels (SSE and WebSocket)",
         }
     }
 }

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::call::CallRecord;
 use crate::{Item, Session};
 
-/// The six event names of the session and item streams.
+/// The event names of the session and item streams (and of webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -16,17 +17,20 @@ pub enum EventKind {
     SessionPaused,
     SessionResumed,
     SessionCompleted,
+    /// A 3CX call that is a queue item changed (what Lineup knows of it: agent, times, outcome).
+    CallUpdated,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::ItemCreated,
         EventKind::ItemUpdated,
         EventKind::ItemStatusChanged,
         EventKind::SessionPaused,
         EventKind::SessionResumed,
         EventKind::SessionCompleted,
+        EventKind::CallUpdated,
     ];
 
     /// The SSE event name.
@@ -38,6 +42,7 @@ impl EventKind {
             EventKind::SessionPaused => "session_paused",
             EventKind::SessionResumed => "session_resumed",
             EventKind::SessionCompleted => "session_completed",
+            EventKind::CallUpdated => "call_updated",
         }
     }
 
@@ -77,6 +82,19 @@ impl DomainEvent {
     /// `session_*`: the payload is the session.
     pub fn session(kind: EventKind, session: &Session) -> Self {
         DomainEvent { kind, session_id: session.id, item_id: None, payload: to_json(session) }
+    }
+}
+
+impl DomainEvent {
+    /// `call_updated`: the call's record as it stands now, with its queue and item (the event
+    /// belongs to the item's session and to the item).
+    pub fn call_updated(session_id: Uuid, item_id: Uuid, queue_id: Uuid, record: &CallRecord) -> Self {
+        let payload = serde_json::json!({
+            "queueId": queue_id,
+            "itemId": item_id,
+            "record": to_json(record),
+        });
+        DomainEvent { kind: EventKind::CallUpdated, session_id, item_id: Some(item_id), payload }
     }
 }
 

@@ -34,8 +34,8 @@ pub use machine::{StatusMachine, Transition, TransitionFrom};
 pub use member::{Member, MemberChange, MemberPatch, MemberSpec, NewMember};
 pub use metadata::MetadataSchema;
 pub use pbx::{
-    ClientSecret, NewPbxConnection, PbxConnection, PbxConnectionChange, PbxConnectionPatch, PbxConnectionSpec,
-    PbxQueueMappings, QueueMapping, SealedClientSecret,
+    ClientSecret, NewPbxConnection, PbxAgent, PbxConnection, PbxConnectionChange, PbxConnectionPatch,
+    PbxConnectionSpec, PbxQueueMappings, QueueMapping, SealedClientSecret, StoredPbxAgent,
 };
 pub use queue::{default_prefix, NewQueue, Queue, QueuePatch};
 pub use schedule::{NewSessionSchedule, SessionSchedule, SessionScheduleSpec};

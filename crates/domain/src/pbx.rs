@@ -64,6 +64,42 @@ pub struct PbxConnection {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An agent (a 3CX user with an extension) as the PBX reports them: the live hub's presence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PbxAgent {
+    /// The extension number.
+    pub dn: String,
+    /// Display name (first and last name; the extension when 3CX has neither).
+    pub name: String,
+    /// DNs of the 3CX queues the agent is a member of, ascending.
+    pub queue_dns: Vec<String>,
+    /// Logged in to the queues (3CX `QueueStatus` `LoggedIn`).
+    pub logged_in: bool,
+    /// On a break: the presence profile is not `Available` (e.g. `Away`, `DND`, `Lunch`).
+    pub paused: bool,
+}
+
+impl PbxAgent {
+    /// Whether `other` reports another presence (logged in or paused), which restarts `since`.
+    pub fn presence_differs(&self, other: &PbxAgent) -> bool {
+        (self.logged_in, self.paused) != (other.logged_in, other.paused)
+    }
+}
+
+/// An agent as stored: what the PBX last reported, since when the presence holds, and the
+/// Lineup queues the agent's 3CX queues map to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPbxAgent {
+    pub connection_id: Uuid,
+    pub agent: PbxAgent,
+    /// When `logged_in` or `paused` took their current values (as first seen by Lineup).
+    pub since: DateTime<Utc>,
+    /// The mapped Lineup queues among the agent's 3CX queues.
+    pub queue_ids: Vec<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// One 3CX queue (its DN, the extension number such as `800`) feeding one Lineup queue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

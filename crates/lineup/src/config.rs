@@ -65,6 +65,53 @@ struct FileConfig {
     rate_limits: FileRateLimits,
     #[serde(default)]
     workers: FileWorkers,
+    #[serde(default)]
+    live: FileLive,
+}
+
+/// `[live]`: the live channels (SSE and WebSocket).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileLive {
+    /// Most messages per second one channel sends (changes in between are coalesced).
+    max_rate_per_second: Option<u32>,
+    /// Deltas kept per channel for clients that resume.
+    history: Option<usize>,
+    /// Deltas buffered per subscriber before it falls behind (and resyncs with a snapshot).
+    subscriber_buffer: Option<usize>,
+    /// Live subscriptions one user or API key may hold at once.
+    max_subscriptions_per_user: Option<usize>,
+    /// Service level threshold of the live "today" figures, in seconds.
+    service_level_threshold_secs: Option<u64>,
+    /// Seconds an agent shows as wrapping up after a call.
+    wrap_up_secs: Option<u64>,
+    /// Longest wait between two reads of the outbox when no change is announced, in ms.
+    poll_millis: Option<u64>,
+}
+
+impl FileLive {
+    fn merge(self, d: lineup_api::live::LiveSettings) -> anyhow::Result<lineup_api::live::LiveSettings> {
+        let rate = self.max_rate_per_second.unwrap_or(d.hub.max_rate_per_second);
+        if rate == 0 {
+            bail!("live.max_rate_per_second must be at least 1");
+        }
+        let hub = lineup_live::LiveConfig {
+            max_rate_per_second: rate,
+            history: self.history.unwrap_or(d.hub.history),
+            subscriber_buffer: self.subscriber_buffer.unwrap_or(d.hub.subscriber_buffer).max(1),
+            service_level_threshold: self
+                .service_level_threshold_secs
+                .map(Duration::from_secs)
+                .unwrap_or(d.hub.service_level_threshold),
+            wrap_up: self.wrap_up_secs.map(Duration::from_secs).unwrap_or(d.hub.wrap_up),
+        };
+        Ok(lineup_api::live::LiveSettings {
+            hub,
+            max_subscriptions_per_user: self.max_subscriptions_per_user.unwrap_or(d.max_subscriptions_per_user),
+            poll_every: self.poll_millis.map(Duration::from_millis).unwrap_or(d.poll_every),
+            ..d
+        })
+    }
 }
 
 /// `[workers]`: the ingestion workers.
@@ -149,6 +196,7 @@ impl Config {
             cors_allowed_origins: cors,
             trust_forwarded_for: file.trust_forwarded_for.unwrap_or(defaults.trust_forwarded_for),
             hsts: file.hsts.unwrap_or(defaults.hsts),
+            live: file.live.merge(defaults.live.clone())?,
         };
         let config = Config {
             database_url: cli.database_url.or(file.database_url).unwrap_or_else(|| default_db.to_string()),
@@ -305,6 +353,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/lineup.example.toml");
         let c = Config::load(Some(&path), CliOverrides::default(), false).unwrap();
         assert_eq!(c.api.rate_limits, RateLimits::default(), "the example spells out the defaults");
+        assert_eq!(c.api.live, lineup_api::live::LiveSettings::default(), "the example spells out the defaults");
         assert!(c.api.hsts && c.api.trust_forwarded_for);
     }
 

@@ -59,8 +59,8 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     workers_config.reconciler.history_schedule = "*/5 * * * * *".into();
     workers_config.reconciler.call_log_schedule = "*/30 * * * * *".into();
     let state = serve::app_state(&config, store.clone(), config.secret_box()?);
-    let wake = Some(state.events.subscribe());
-    let workers = Workers::start(store, config.secret_box()?, workers_config, WorkerRole::All, wake);
+    lineup_api::live::spawn_announcer(store.clone(), state.events.subscribe());
+    let workers = Workers::start(store, config.secret_box()?, workers_config, WorkerRole::All, state.events.clone());
     let state = serve::observed(state, Some(&workers));
     tokio::spawn(traffic(state.clone(), tenant, walk_in));
     let listener = serve::bind(config.listen, true).await?;

@@ -26,10 +26,10 @@ pub async fn run(config: Config, on_listen: Option<Box<dyn FnOnce(SocketAddr) + 
         tracing::warn!("no secret_keys configured: third-party credentials (PBX, webhooks) cannot be stored");
     }
     let state = app_state(&config, store.clone(), secrets);
+    lineup_api::live::spawn_announcer(store.clone(), state.events.subscribe());
     let workers = config.run_workers.then(|| {
         let secrets = config.secret_box().ok().flatten();
-        let wake = Some(state.events.subscribe());
-        Workers::start(store, secrets, config.workers.clone(), WorkerRole::All, wake)
+        Workers::start(store, secrets, config.workers.clone(), WorkerRole::All, state.events.clone())
     });
     let state = observed(state, workers.as_ref());
     let served = serve_state(state, bind(config.listen, false).await?, on_listen).await;

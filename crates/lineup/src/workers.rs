@@ -30,14 +30,14 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts the supervisor with `config`, limited to `role`; its dispatcher also wakes when
-    /// `wake` changes (the API's commit notifier).
+    /// Starts the supervisor with `config`, limited to `role`, sharing the process's change
+    /// notifier `commits` (the API's): the dispatcher wakes on it, the processor bumps it.
     pub fn start(
         store: DynStore,
         secrets: Option<SecretBox>,
         mut config: SupervisorConfig,
         role: WorkerRole,
-        wake: Option<watch::Receiver<u64>>,
+        commits: watch::Sender<u64>,
     ) -> Self {
         (config.ingest, config.process, config.dispatch) = match role {
             WorkerRole::All => (true, true, true),
@@ -49,10 +49,7 @@ impl Workers {
         }
         let health = Health::new();
         let (stop, stopped) = watch::channel(false);
-        let mut supervisor = Supervisor::new(store, secrets.map(Arc::new), health.clone(), config);
-        if let Some(wake) = wake {
-            supervisor = supervisor.with_wake(wake);
-        }
+        let supervisor = Supervisor::new(store, secrets.map(Arc::new), health.clone(), config).with_commits(commits);
         let task = tokio::spawn(supervisor.run(stopped));
         tracing::info!(?role, "ingestion workers started");
         Workers { health, stop, task }
@@ -73,8 +70,10 @@ impl Workers {
 /// address, until SIGINT/SIGTERM.
 pub async fn run_alone(config: crate::config::Config, role: WorkerRole) -> anyhow::Result<()> {
     let store = crate::serve::open_migrated(&config).await?;
-    let workers = Workers::start(store.clone(), config.secret_box()?, config.workers.clone(), role, None);
-    let state = crate::serve::observed(crate::serve::app_state(&config, store, None), Some(&workers));
+    let state = crate::serve::app_state(&config, store.clone(), None);
+    lineup_api::live::spawn_announcer(store.clone(), state.events.subscribe());
+    let workers = Workers::start(store, config.secret_box()?, config.workers.clone(), role, state.events.clone());
+    let state = crate::serve::observed(state, Some(&workers));
     let app = lineup_api::routes::health::routes().with_state(state);
     let listener = crate::serve::bind(config.listen, false).await?;
     tracing::info!(addr = %listener.local_addr()?, "worker probes listening");

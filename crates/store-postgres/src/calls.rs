@@ -13,6 +13,7 @@
 //! workers and run as the connecting role, like inbox claims; `lineup_app` has no privilege on
 //! `worker_leases` (migrations/postgres/0005_calls.sql).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,8 +23,8 @@ use lineup_domain::{DomainError, DomainEvent, Item, TenantId};
 use lineup_store::calls::apply::{self, ItemMove};
 use lineup_store::inbox::lease_until;
 use lineup_store::{
-    to_micros, AppliedCall, CallFilter, CallStore, CursorValue, Entity, InboxLease, Page, PageRequest, Settlement,
-    StoreError, StoreResult, StoredCall, WorkerLease, CALL_ACTOR,
+    to_micros, AppliedCall, BatchApplied, CallFilter, CallStore, CursorValue, Entity, InboxApplication, InboxLease,
+    Page, PageRequest, Settlement, StoreError, StoreResult, StoredCall, WorkerLease, CALL_ACTOR,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, Postgres, QueryBuilder};
@@ -112,11 +113,74 @@ impl CallStore for PostgresStore {
             }
         }
         let (applied, events) = merge(&mut tx, tenant, key, observations, now).await?;
-        for event in &events {
-            events::append(&mut tx, tenant, event, now).await?;
-        }
+        events::append_all(&mut tx, tenant, &events, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(applied)
+    }
+
+    async fn apply_inbox_batch(
+        &self,
+        tenant: TenantId,
+        messages: &[InboxApplication],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<BatchApplied>> {
+        let now = to_micros(now);
+        let checks = apply::check_batch(tenant, messages);
+        let mut tx = tenant_tx(&self.pool, tenant).await?;
+        let mut results = Vec::with_capacity(messages.len());
+        let mut events = Vec::new();
+        for (message, check) in messages.iter().zip(checks) {
+            if let Err(reason) = check {
+                results.push(BatchApplied::Failed(reason));
+                continue;
+            }
+            let mut savepoint = tx.begin().await.map_err(db)?;
+            if complete_on(&mut savepoint, tenant, &message.lease, now).await? == Settlement::LeaseLost {
+                savepoint.rollback().await.map_err(db)?;
+                results.push(BatchApplied::LeaseLost);
+                continue;
+            }
+            let observations = std::slice::from_ref(&message.observation);
+            match merge(&mut savepoint, tenant, message.observation.call, observations, now).await {
+                Ok((applied, mut made)) => {
+                    savepoint.commit().await.map_err(db)?;
+                    events.append(&mut made);
+                    results.push(BatchApplied::Applied(Box::new(applied)));
+                }
+                Err(e) => {
+                    savepoint.rollback().await.map_err(db)?;
+                    results.push(BatchApplied::Failed(e.to_string()));
+                }
+            }
+        }
+        events::append_all(&mut tx, tenant, &events, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(results)
+    }
+
+    async fn call_queues(&self, tenant: TenantId, keys: &[CallKey]) -> StoreResult<HashMap<CallKey, Uuid>> {
+        let connections: Vec<Uuid> = keys.iter().map(|k| k.connection).collect();
+        let calls: Vec<i32> = keys.iter().map(|k| k.call_id).collect();
+        let mut tx = tenant_tx(&self.pool, tenant).await?;
+        let rows = sqlx::query(
+            "SELECT c.connection_id, c.call_id, c.queue_id FROM calls c \
+             JOIN UNNEST($2::uuid[], $3::int4[]) AS k (connection_id, call_id) \
+             ON k.connection_id = c.connection_id AND k.call_id = c.call_id \
+             WHERE c.tenant_id = $1 AND c.queue_id IS NOT NULL",
+        )
+        .bind(tenant)
+        .bind(&connections)
+        .bind(&calls)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let key = CallKey { connection: col(row, "connection_id")?, call_id: col(row, "call_id")? };
+                Ok((key, col(row, "queue_id")?))
+            })
+            .collect()
     }
 
     async fn get_call(&self, tenant: TenantId, key: CallKey) -> StoreResult<StoredCall> {
@@ -226,6 +290,7 @@ async fn merge(
     let record = row.state.record();
     let mut events = Vec::new();
     let mut item_created = false;
+    let mut session_id = None;
     if row.item_id.is_none() {
         row.queue_id = match &record.queue_dn {
             Some(dn) => mapped_queue(&mut *conn, tenant, key.connection, dn).await?,
@@ -236,6 +301,7 @@ async fn merge(
             match place_item(conn, tenant, queue_id, &record, now).await? {
                 Ok((item, event)) => {
                     row.item_id = Some(item.id);
+                    session_id = Some(item.session_id);
                     item_created = true;
                     events.push(event);
                 }
@@ -246,7 +312,15 @@ async fn merge(
     let mut item_moves = Vec::new();
     if let Some(item_id) = row.item_id {
         if item_created || before.phase != record.phase {
-            item_moves = move_item(conn, tenant, item_id, record.phase, now, &mut events).await?;
+            let (moves, of_session) = move_item(conn, tenant, item_id, record.phase, now, &mut events).await?;
+            (item_moves, session_id) = (moves, session_id.or(of_session));
+        }
+        let session_id = match session_id {
+            Some(id) => Some(id),
+            None => item_session(&mut *conn, tenant, item_id).await?,
+        };
+        if let (Some(session_id), Some(queue_id)) = (session_id, row.queue_id) {
+            events.push(DomainEvent::call_updated(session_id, item_id, queue_id, &record));
         }
     }
     write(conn, &row, &record).await?;
@@ -389,7 +463,21 @@ async fn ensure_queue_active(conn: &mut PgConnection, tenant: TenantId, queue_id
     }
 }
 
-/// Moves the call's item to `phase`'s status, pushing one event per move; returns the moves.
+/// The session of a call's item, unless the item or its session is gone (deleted).
+async fn item_session(conn: &mut PgConnection, tenant: TenantId, item_id: Uuid) -> StoreResult<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT i.session_id FROM items i JOIN sessions s ON s.id = i.session_id \
+         WHERE i.tenant_id = $1 AND i.id = $2 AND NOT s.is_deleted",
+    )
+    .bind(tenant)
+    .bind(item_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)
+}
+
+/// Moves the call's item to `phase`'s status, pushing one event per move; returns the moves and
+/// the item's session (`None` when the item is gone).
 /// An item of a completed, archived or deleted session is left where it is.
 async fn move_item(
     conn: &mut PgConnection,
@@ -398,15 +486,15 @@ async fn move_item(
     phase: Phase,
     now: DateTime<Utc>,
     events: &mut Vec<DomainEvent>,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<(Vec<String>, Option<Uuid>)> {
     let mut item = match items::load(&mut *conn, tenant, item_id, true).await {
         Ok(item) => item,
-        Err(StoreError::NotFound(Entity::Item)) => return Ok(Vec::new()),
+        Err(StoreError::NotFound(Entity::Item)) => return Ok((Vec::new(), None)),
         Err(e) => return Err(e),
     };
     let session = sessions::load(&mut *conn, tenant, item.session_id, Lock::None).await?;
     if session.session.ensure_open().is_err() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Some(item.session_id)));
     }
     let all = statuses::of_session(&mut *conn, tenant, item.session_id).await?;
     let status_of = |label: &str| all.iter().find(|s| s.label == label).map(|s| s.id);
@@ -422,7 +510,7 @@ async fn move_item(
         };
         events.push(items::move_to(&mut *conn, tenant, &mut item, to, CALL_ACTOR, now).await?);
     }
-    Ok(moves.iter().map(|m| m.name().to_string()).collect())
+    Ok((moves.iter().map(|m| m.name().to_string()).collect(), Some(item.session_id)))
 }
 
 /// Stores the locked call row with the record columns derived from its state.

@@ -34,6 +34,7 @@ macro_rules! in_tenant {
 }
 
 mod access;
+mod agents;
 mod api_keys;
 mod audit;
 mod calls;
@@ -214,5 +215,13 @@ impl Store for PostgresStore {
     }
     async fn last_event_seq(&self) -> StoreResult<i64> {
         events::last_seq(&self.pool).await
+    }
+
+    async fn announce_outbox(&self) -> StoreResult<()> {
+        events::announce(&self.pool).await
+    }
+
+    async fn outbox_wakeups(&self) -> StoreResult<futures::stream::BoxStream<'static, ()>> {
+        events::wakeups(&self.pool).await
     }
 }

@@ -3,15 +3,16 @@
 //! the connection row, writes, and audits in the same transaction. Only
 //! `list_enabled_pbx_connections`, which serves the polling workers of every tenant, runs as the
 //! connecting role (see the crate documentation). The sealed client secret is written and erased
-//! here, and read only by that listing.
+//! here, and read only by that listing. Agents are in `agents`.
 
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lineup_domain::pbx::sort_mappings;
 use lineup_domain::{
-    Actor, AuditAction, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping, SealedClientSecret,
-    TenantId,
+    Actor, AuditAction, PbxAgent, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping,
+    SealedClientSecret, StoredPbxAgent, TenantId,
 };
 use lineup_store::{CursorValue, EnabledPbxConnection, Entity, Page, PageRequest, PbxStore, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
@@ -29,6 +30,20 @@ const COLUMNS: &str = "id, name, base_url, client_id, client_secret_changed_at, 
 
 #[async_trait]
 impl PbxStore for PostgresStore {
+    async fn sync_pbx_agents(
+        &self,
+        tenant: TenantId,
+        connection_id: Uuid,
+        agents: &[PbxAgent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        in_tenant!(&self.pool, tenant, crate::agents::sync, connection_id, agents, now)
+    }
+
+    async fn list_pbx_agents(&self, tenant: TenantId) -> StoreResult<Vec<StoredPbxAgent>> {
+        in_tenant!(&self.pool, tenant, crate::agents::list)
+    }
+
     async fn create_pbx_connection(
         &self,
         actor: &Actor,
@@ -261,12 +276,14 @@ async fn delete(conn: &mut PgConnection, tenant: TenantId, actor: &Actor, id: Uu
     let now = lineup_store::now_micros();
     let before = fetch(conn, tenant, id, "FOR NO KEY UPDATE").await?;
     let after = before.deleted(now);
-    sqlx::query("DELETE FROM pbx_queue_mappings WHERE tenant_id = $1 AND connection_id = $2")
-        .bind(tenant)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    for table in ["pbx_queue_mappings", "pbx_agents"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND connection_id = $2"))
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
     sqlx::query(
         "UPDATE pbx_connections SET client_secret = NULL, client_secret_changed_at = $2, is_enabled = false, \
          updated_at = $2, deleted_at = $2 WHERE id = $1",

@@ -160,6 +160,14 @@ async fn populated_tenant(store: &DynStore) -> (Uuid, Uuid) {
     let pbx = new_pbx_connection(store, f.tenant, "PBX").await;
     let mapping = QueueMapping { dn: "800".into(), queue_id: f.queue.id };
     store.set_pbx_queue_mappings(&Actor::system("rls test"), f.tenant, pbx.id, vec![mapping]).await.unwrap();
+    let agent = lineup_domain::PbxAgent {
+        dn: "101".into(),
+        name: "Ana".into(),
+        queue_dns: vec!["800".into()],
+        logged_in: true,
+        paused: false,
+    };
+    store.sync_pbx_agents(f.tenant, pbx.id, &[agent], now).await.unwrap();
     let record = NewInboxMessage {
         connection_id: pbx.id,
         source: InboxSource::Poller,

@@ -6,6 +6,7 @@
 //! moves the call's item with the same functions the item and session methods use, writes the
 //! call row and last the outbox rows. Reads use the reader pool.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,8 +16,8 @@ use lineup_domain::{DomainError, DomainEvent, Item, TenantId};
 use lineup_store::calls::apply::{self, ItemMove};
 use lineup_store::inbox::lease_until;
 use lineup_store::{
-    to_micros, AppliedCall, CallFilter, CallStore, CursorValue, Entity, InboxLease, Page, PageRequest, Settlement,
-    SortKey, StoreError, StoreResult, StoredCall, WorkerLease, CALL_ACTOR,
+    to_micros, AppliedCall, BatchApplied, CallFilter, CallStore, CursorValue, Entity, InboxApplication, InboxLease,
+    Page, PageRequest, Settlement, SortKey, StoreError, StoreResult, StoredCall, WorkerLease, CALL_ACTOR,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, SqliteConnection, SqliteExecutor};
@@ -109,6 +110,71 @@ impl CallStore for SqliteStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(applied)
+    }
+
+    async fn apply_inbox_batch(
+        &self,
+        tenant: TenantId,
+        messages: &[InboxApplication],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<BatchApplied>> {
+        let now = to_micros(now);
+        let checks = apply::check_batch(tenant, messages);
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut results = Vec::with_capacity(messages.len());
+        let mut events = Vec::new();
+        for (message, check) in messages.iter().zip(checks) {
+            if let Err(reason) = check {
+                results.push(BatchApplied::Failed(reason));
+                continue;
+            }
+            let mut savepoint = tx.begin().await.map_err(db)?;
+            if complete_on(&mut savepoint, &message.lease, now).await? == Settlement::LeaseLost {
+                savepoint.rollback().await.map_err(db)?;
+                results.push(BatchApplied::LeaseLost);
+                continue;
+            }
+            let observations = std::slice::from_ref(&message.observation);
+            match merge(&mut savepoint, tenant, message.observation.call, observations, now).await {
+                Ok((applied, mut made)) => {
+                    savepoint.commit().await.map_err(db)?;
+                    events.append(&mut made);
+                    results.push(BatchApplied::Applied(Box::new(applied)));
+                }
+                Err(e) => {
+                    savepoint.rollback().await.map_err(db)?;
+                    results.push(BatchApplied::Failed(e.to_string()));
+                }
+            }
+        }
+        for event in &events {
+            events::append(&mut tx, tenant, event, now).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(results)
+    }
+
+    async fn call_queues(&self, tenant: TenantId, keys: &[CallKey]) -> StoreResult<HashMap<CallKey, Uuid>> {
+        let mut queues = HashMap::new();
+        // Bound the statement's parameters (SQLite allows 32,766).
+        for chunk in keys.chunks(1000) {
+            let pairs = vec!["(?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT connection_id, call_id, queue_id FROM calls WHERE tenant_id = ? AND queue_id IS NOT NULL \
+                 AND (connection_id, call_id) IN (VALUES {pairs})"
+            );
+            let mut query = sqlx::query(&sql).bind(id(tenant));
+            for key in chunk {
+                query = query.bind(id(key.connection)).bind(key.call_id);
+            }
+            for row in query.fetch_all(&self.reader).await.map_err(db)? {
+                let call_id = i32::try_from(row.int("call_id")?)
+                    .map_err(|e| StoreError::Backend(format!("calls.call_id out of range: {e}")))?;
+                let key = CallKey { connection: row.uuid("connection_id")?, call_id };
+                queues.insert(key, row.uuid("queue_id")?);
+            }
+        }
+        Ok(queues)
     }
 
     async fn get_call(&self, tenant: TenantId, key: CallKey) -> StoreResult<StoredCall> {
@@ -242,6 +308,7 @@ async fn merge(
     let record = row.state.record();
     let mut events = Vec::new();
     let mut item_created = false;
+    let mut session_id = None;
     if row.item_id.is_none() {
         row.queue_id = match &record.queue_dn {
             Some(dn) => mapped_queue(&mut *conn, tenant, key.connection, dn).await?,
@@ -252,6 +319,7 @@ async fn merge(
             match place_item(conn, tenant, queue_id, &record, now).await? {
                 Ok((item, event)) => {
                     row.item_id = Some(item.id);
+                    session_id = Some(item.session_id);
                     item_created = true;
                     events.push(event);
                 }
@@ -262,7 +330,15 @@ async fn merge(
     let mut item_moves = Vec::new();
     if let Some(item_id) = row.item_id {
         if item_created || before.phase != record.phase {
-            item_moves = move_item(conn, tenant, item_id, record.phase, now, &mut events).await?;
+            let (moves, of_session) = move_item(conn, tenant, item_id, record.phase, now, &mut events).await?;
+            (item_moves, session_id) = (moves, session_id.or(of_session));
+        }
+        let session_id = match session_id {
+            Some(id) => Some(id),
+            None => item_session(&mut *conn, tenant, item_id).await?,
+        };
+        if let (Some(session_id), Some(queue_id)) = (session_id, row.queue_id) {
+            events.push(DomainEvent::call_updated(session_id, item_id, queue_id, &record));
         }
     }
     write(conn, tenant, &row, &record, created).await?;
@@ -341,7 +417,22 @@ async fn place(
     items::insert(conn, tenant, &session, valid, CALL_ACTOR, now).await
 }
 
-/// Moves the call's item to `phase`'s status, pushing one event per move; returns the moves.
+/// The session of a call's item, unless the item or its session is gone (deleted).
+async fn item_session(conn: &mut SqliteConnection, tenant: TenantId, item_id: Uuid) -> StoreResult<Option<Uuid>> {
+    let row = sqlx::query(
+        "SELECT i.session_id FROM items i JOIN sessions s ON s.id = i.session_id \
+         WHERE i.tenant_id = ? AND i.id = ? AND s.is_deleted = 0",
+    )
+    .bind(id(tenant))
+    .bind(id(item_id))
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?;
+    row.map(|r| r.uuid("session_id")).transpose()
+}
+
+/// Moves the call's item to `phase`'s status, pushing one event per move; returns the moves and
+/// the item's session (`None` when the item is gone).
 /// An item of a completed, archived or deleted session is left where it is.
 async fn move_item(
     conn: &mut SqliteConnection,
@@ -350,15 +441,15 @@ async fn move_item(
     phase: Phase,
     now: DateTime<Utc>,
     events: &mut Vec<DomainEvent>,
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<(Vec<String>, Option<Uuid>)> {
     let mut item = match items::load(&mut *conn, tenant, item_id).await {
         Ok((item, _)) => item,
-        Err(StoreError::NotFound(Entity::Item)) => return Ok(Vec::new()),
+        Err(StoreError::NotFound(Entity::Item)) => return Ok((Vec::new(), None)),
         Err(e) => return Err(e),
     };
     let session = sessions::load(&mut *conn, tenant, item.session_id).await?;
     if session.session.ensure_open().is_err() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Some(item.session_id)));
     }
     let statuses = sessions::statuses(&mut *conn, tenant, item.session_id).await?;
     let status_of = |label: &str| statuses.iter().find(|s| s.label == label).map(|s| s.id);
@@ -375,7 +466,7 @@ async fn move_item(
         };
         events.push(items::move_to(&mut *conn, tenant, &mut item, to, CALL_ACTOR, now).await?);
     }
-    Ok(moves.iter().map(|m| m.name().to_string()).collect())
+    Ok((moves.iter().map(|m| m.name().to_string()).collect(), Some(item.session_id)))
 }
 
 /// Inserts a new call row: parameters `?1`..`?24` in [`write`]'s order.

@@ -7,6 +7,7 @@
 //! every rule is decided by `lineup-domain` inside the write transaction.
 
 mod access;
+mod agents;
 mod api_keys;
 mod audit;
 mod calls;
@@ -188,5 +189,13 @@ impl Store for SqliteStore {
     }
     async fn last_event_seq(&self) -> StoreResult<i64> {
         events::last_seq(&self.reader).await
+    }
+
+    async fn announce_outbox(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn outbox_wakeups(&self) -> StoreResult<futures::stream::BoxStream<'static, ()>> {
+        Ok(Box::pin(futures::stream::pending()))
     }
 }

@@ -1,14 +1,16 @@
 //! [`PbxStore`] for [`SqliteStore`]: PBX connections and their queue mappings. Changes run in
 //! one write transaction with their audit entry; reads use the reader pool. The sealed client
-//! secret is written and erased here, and read only by `list_enabled_pbx_connections`.
+//! secret is written and erased here, and read only by `list_enabled_pbx_connections`. Agents
+//! are in `agents`.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lineup_domain::pbx::sort_mappings;
 use lineup_domain::{
-    Actor, AuditAction, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping, SealedClientSecret,
-    TenantId,
+    Actor, AuditAction, PbxAgent, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping,
+    SealedClientSecret, StoredPbxAgent, TenantId,
 };
 use lineup_store::{
     CursorValue, EnabledPbxConnection, Entity, Page, PageRequest, PbxStore, SortKey, StoreError, StoreResult,
@@ -28,6 +30,20 @@ const COLUMNS: &str = "id, name, base_url, client_id, client_secret_changed_at, 
 
 #[async_trait]
 impl PbxStore for SqliteStore {
+    async fn sync_pbx_agents(
+        &self,
+        tenant: TenantId,
+        connection_id: Uuid,
+        agents: &[PbxAgent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        crate::agents::sync(self, tenant, connection_id, agents, now).await
+    }
+
+    async fn list_pbx_agents(&self, tenant: TenantId) -> StoreResult<Vec<StoredPbxAgent>> {
+        crate::agents::list(self, tenant).await
+    }
+
     async fn create_pbx_connection(
         &self,
         actor: &Actor,
@@ -266,12 +282,14 @@ async fn delete(store: &SqliteStore, actor: &Actor, tenant: TenantId, connection
     let mut tx = store.writer.begin().await.map_err(db)?;
     let before = get(&mut tx, tenant, connection_id).await?;
     let after = before.deleted(now);
-    sqlx::query("DELETE FROM pbx_queue_mappings WHERE tenant_id = ? AND connection_id = ?")
-        .bind(id(tenant))
-        .bind(id(connection_id))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    for table in ["pbx_queue_mappings", "pbx_agents"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = ? AND connection_id = ?"))
+            .bind(id(tenant))
+            .bind(id(connection_id))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
     sqlx::query(
         "UPDATE pbx_connections SET client_secret = NULL, client_secret_changed_at = ?, is_enabled = 0, \
          updated_at = ?, deleted_at = ? WHERE id = ?",

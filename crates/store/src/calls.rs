@@ -11,6 +11,7 @@
 //! outbox rows of every item change; and it can settle the inbox message the observations came
 //! from in that transaction too, so a message is applied exactly once or not at all.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,6 +41,26 @@ pub struct AppliedCall {
     /// Set when an inbox lease was given and it was no longer the message's: the whole
     /// application was rolled back and nothing changed.
     pub lease_lost: bool,
+}
+
+/// One claimed inbox message to apply in a batch ([`CallStore::apply_inbox_batch`]): its lease
+/// and the observation it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxApplication {
+    pub lease: InboxLease,
+    pub observation: Observation,
+}
+
+/// What applying one message of a batch did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchApplied {
+    /// Applied and settled (the call may or may not have changed: [`AppliedCall::changed`]).
+    Applied(Box<AppliedCall>),
+    /// The lease was no longer the message's: nothing of it was kept.
+    LeaseLost,
+    /// Applying it failed: nothing of it was kept and the message is still leased; the caller
+    /// records the error on it ([`crate::InboxStore::fail`]).
+    Failed(String),
 }
 
 /// One call as stored.
@@ -115,6 +136,8 @@ pub trait CallStore: Send + Sync {
     ///      archived or deleted session is left where it is (one of a paused session moves); a
     ///      session lacking the phase's status label is a `Conflict` (the queue does not use the
     ///      "call" template);
+    ///    - then, whenever the call changed and has an item (of a session not deleted), one
+    ///      `call_updated` event with the record, its queue and item, after the item's events;
     /// 3. when `lease` is given, completes that inbox message (stamped `now`); when the lease is
     ///    lost, everything is rolled back and [`AppliedCall::lease_lost`] is set.
     ///
@@ -130,6 +153,27 @@ pub trait CallStore: Send + Sync {
         lease: Option<&InboxLease>,
         now: DateTime<Utc>,
     ) -> StoreResult<AppliedCall>;
+
+    /// Applies claimed inbox messages of one tenant in ONE transaction, each as
+    /// [`CallStore::apply_call_observations`] would with its lease, under its own savepoint: a
+    /// message whose lease is lost or whose application fails is rolled back alone
+    /// ([`BatchApplied::LeaseLost`], [`BatchApplied::Failed`]) while the others are kept, and all
+    /// the kept ones commit together, with their outbox rows written last in message order.
+    /// Results come back in the order of `messages`. Messages must be of different calls (an
+    /// inbox claim hands out at most one per call); a second message of a call in the batch
+    /// fails. A lease of another tenant fails its message. An `Err` means nothing was committed
+    /// (every lease is still held).
+    async fn apply_inbox_batch(
+        &self,
+        tenant: TenantId,
+        messages: &[InboxApplication],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<BatchApplied>>;
+
+    /// The queue each of `keys` is stored with (calls not stored, or without a queue yet, are
+    /// left out): what an inbox processor needs to keep applications that may touch one queue's
+    /// sessions in one transaction at a time.
+    async fn call_queues(&self, tenant: TenantId, keys: &[CallKey]) -> StoreResult<HashMap<CallKey, Uuid>>;
 
     /// One call of the tenant; `NotFound(Call)` when never observed.
     async fn get_call(&self, tenant: TenantId, key: CallKey) -> StoreResult<StoredCall>;
@@ -210,6 +254,26 @@ pub mod apply {
             return Err(DomainError::Invalid { field: "lease", reason }.into());
         }
         Ok(())
+    }
+
+    /// Checks a batch before any of it is written: per message, `Err(reason)` when it must
+    /// fail (a lease of another tenant, or a call already in the batch).
+    pub fn check_batch(tenant: TenantId, messages: &[super::InboxApplication]) -> Vec<Result<(), String>> {
+        let mut seen = std::collections::HashSet::new();
+        messages
+            .iter()
+            .map(|m| {
+                check(tenant, m.observation.call, std::slice::from_ref(&m.observation), Some(&m.lease))
+                    .map_err(|e| e.to_string())?;
+                if !seen.insert(m.observation.call) {
+                    return Err(format!(
+                        "call {}/{} has another message in this batch",
+                        m.observation.call.connection, m.observation.call.call_id
+                    ));
+                }
+                Ok(())
+            })
+            .collect()
     }
 
     /// Merges `observations` into `state` in order; returns how many of them changed it.

@@ -29,7 +29,9 @@ pub use access::{
     AccessStore, LoginCandidate, LoginMembership, NewLoginSession, NewStreamTicket, RefreshOutcome, TokenHash,
     TokenPair,
 };
-pub use calls::{AppliedCall, CallFilter, CallStore, StoredCall, WorkerLease, CALL_ACTOR};
+pub use calls::{
+    AppliedCall, BatchApplied, CallFilter, CallStore, InboxApplication, StoredCall, WorkerLease, CALL_ACTOR,
+};
 pub use error::{Entity, StoreError};
 pub use inbox::{
     ClaimScope, Enqueued, InboxDepth, InboxLease, InboxMessage, InboxRetryPolicy, InboxSource, InboxState, InboxStore,
@@ -158,6 +160,15 @@ pub trait Store:
     ) -> StoreResult<Vec<StoredEvent>>;
     /// The highest `seq` written so far in the whole store (0 when none).
     async fn last_event_seq(&self) -> StoreResult<i64>;
+    /// Tells the readers of the outbox in other processes that this process committed outbox
+    /// rows (PostgreSQL: `NOTIFY`; SQLite: nothing, as one process owns the file). Called after
+    /// the commits, at most once per burst of them, not inside each writing transaction.
+    async fn announce_outbox(&self) -> StoreResult<()>;
+    /// A stream that yields soon after any process announces outbox commits
+    /// ([`Store::announce_outbox`]), so readers of the outbox in other processes need not poll
+    /// fast (PostgreSQL: `LISTEN`; SQLite: it never yields). A reader must still poll now and
+    /// then: a notification can be lost while the listening connection reconnects.
+    async fn outbox_wakeups(&self) -> StoreResult<futures::stream::BoxStream<'static, ()>>;
 }
 
 /// The instant a store stamps on a change: now, truncated to microseconds so every backend

@@ -12,8 +12,10 @@
 //! erased and its queue mappings are removed. A deleted connection is `NotFound`.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lineup_domain::{
-    Actor, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping, SealedClientSecret, TenantId,
+    Actor, PbxAgent, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping, SealedClientSecret,
+    StoredPbxAgent, TenantId,
 };
 use uuid::Uuid;
 
@@ -72,4 +74,91 @@ pub trait PbxStore: Send + Sync {
     /// creation. The one call that reads across tenants: the workers that poll the PBXs start
     /// from it, and act in each connection's tenant afterwards.
     async fn list_enabled_pbx_connections(&self) -> StoreResult<Vec<EnabledPbxConnection>>;
+
+    /// Replaces the agents of connection `connection_id` with what its PBX reports now, in one
+    /// transaction: a new agent is stored with `since = now`; a listed one is updated when
+    /// anything about it changed (`since` moves to `now` only when its presence changed,
+    /// [`PbxAgent::presence_differs`]); one no longer reported is removed. Returns how many
+    /// agents were added, changed or removed. Not audited (the PBX, not a person, changes it).
+    /// `NotFound(PbxConnection)` for another tenant's or a deleted connection.
+    async fn sync_pbx_agents(
+        &self,
+        tenant: TenantId,
+        connection_id: Uuid,
+        agents: &[PbxAgent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize>;
+    /// Every agent of the tenant's connections, by connection and extension, with the Lineup
+    /// queues their 3CX queues map to.
+    async fn list_pbx_agents(&self, tenant: TenantId) -> StoreResult<Vec<StoredPbxAgent>>;
+}
+
+/// What every backend decides the same way when it syncs a connection's agents.
+pub mod agents {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use lineup_domain::PbxAgent;
+
+    /// One write of a sync.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum AgentWrite {
+        /// Store (insert or overwrite) the agent with this `since`.
+        Put { agent: PbxAgent, since: DateTime<Utc> },
+        /// Remove the agent with this extension.
+        Remove { dn: String },
+    }
+
+    /// The writes that make the `stored` agents (with their `since`) what the PBX `reported`:
+    /// nothing for an unchanged agent; `since` kept unless the presence changed. A DN reported
+    /// twice counts once (the last report). In DN order.
+    pub fn plan(stored: &[(PbxAgent, DateTime<Utc>)], reported: &[PbxAgent], now: DateTime<Utc>) -> Vec<AgentWrite> {
+        let before: BTreeMap<&str, &(PbxAgent, DateTime<Utc>)> = stored.iter().map(|s| (s.0.dn.as_str(), s)).collect();
+        let after: BTreeMap<&str, &PbxAgent> = reported.iter().map(|a| (a.dn.as_str(), a)).collect();
+        let mut writes = Vec::new();
+        for (dn, agent) in &after {
+            match before.get(dn) {
+                Some((old, _)) if old == *agent => {}
+                Some((old, since)) => {
+                    let since = if old.presence_differs(agent) { now } else { *since };
+                    writes.push(AgentWrite::Put { agent: (*agent).clone(), since });
+                }
+                None => writes.push(AgentWrite::Put { agent: (*agent).clone(), since: now }),
+            }
+        }
+        writes.extend(
+            before.keys().filter(|dn| !after.contains_key(*dn)).map(|dn| AgentWrite::Remove { dn: dn.to_string() }),
+        );
+        writes
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn agent(dn: &str, logged_in: bool, paused: bool) -> PbxAgent {
+            PbxAgent { dn: dn.into(), name: format!("Agent {dn}"), queue_dns: vec!["800".into()], logged_in, paused }
+        }
+
+        #[test]
+        fn unchanged_agents_are_left_presence_changes_restart_since_and_the_missing_are_removed() {
+            let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+            let now = t0 + chrono::TimeDelta::minutes(5);
+            let stored =
+                [(agent("101", true, false), t0), (agent("102", true, false), t0), (agent("103", false, false), t0)];
+            let renamed = PbxAgent { name: "Ana".into(), ..agent("102", true, false) };
+            let reported =
+                [agent("101", true, false), renamed.clone(), agent("103", true, true), agent("104", true, false)];
+            assert_eq!(
+                plan(&stored, &reported, now),
+                [
+                    AgentWrite::Put { agent: renamed, since: t0 },
+                    AgentWrite::Put { agent: agent("103", true, true), since: now },
+                    AgentWrite::Put { agent: agent("104", true, false), since: now },
+                ]
+            );
+            assert_eq!(plan(&stored, &[], now).len(), 3, "every stored agent is removed");
+            assert!(matches!(&plan(&stored, &[], now)[0], AgentWrite::Remove { dn } if dn == "101"));
+        }
+    }
 }

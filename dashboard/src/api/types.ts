@@ -13,6 +13,61 @@ export interface Actor {
 /** What kind of actor made an audited change. */
 export type ActorKind = "user" | "apiKey" | "system";
 
+/** The `agent:{dn}` channel: one agent. */
+export interface AgentDocument {
+  /** The agent's extension. */
+  dn: string;
+  /** Display name (the extension when no presence names them). */
+  name: string;
+  /** Current state. */
+  state: AgentState;
+  /** When the state began, when known. */
+  since?: string | null;
+  /** The queues their presence lists, sorted. */
+  queueIds: string[];
+  /** Their active calls (ringing or talking), keyed `"{connection}:{callId}"`, with queue. */
+  calls: Record<string, CallView>;
+  /** Today's answered calls and talk time. */
+  today: AgentTodayView;
+}
+
+/** What an agent is doing, in order of precedence. */
+export type AgentState = "available" | "ringing" | "talking" | "wrapUp" | "paused" | "loggedOut";
+
+/** An agent's day so far. */
+export interface AgentTodayView {
+  /** Calls they answered that entered a queue today. */
+  answered: number;
+  /** Talk time of those calls, in ms. */
+  talkMs: number;
+}
+
+/** One agent as a queue shows them. */
+export interface AgentView {
+  /** Display name (the extension when no presence names them). */
+  name: string;
+  /** Current state. */
+  state: AgentState;
+  /** When the state began, when known. */
+  since?: string | null;
+}
+
+/** A count of agents per state; every state is present. */
+export interface AgentsByState {
+  /** Agents available. */
+  available: number;
+  /** Agents whose phone rings. */
+  ringing: number;
+  /** Agents on a call. */
+  talking: number;
+  /** Agents wrapping up. */
+  wrapUp: number;
+  /** Agents paused. */
+  paused: number;
+  /** Agents logged out. */
+  loggedOut: number;
+}
+
 /** An API key as listed: never its secret, only the prefix that lets a person recognise it. */
 export interface ApiKey {
   id: string;
@@ -62,6 +117,22 @@ export interface AuditPage {
 /** Sort key of the audit log (its only one: the entry's time). */
 export type AuditSort = "createdAt";
 
+/** One active call. */
+export interface CallView {
+  /** The caller's number. */
+  caller?: string | null;
+  /** Waiting, ringing or talking. */
+  phase: Phase;
+  /** The agent being rung or talking. */
+  agentDn?: string | null;
+  /** When the call entered its queue. */
+  enteredAt?: string | null;
+  /** When an agent answered. */
+  answeredAt?: string | null;
+  /** The call's queue; only in the agent channel. */
+  queueId?: string | null;
+}
+
 /**
  * A new API key with its secret. The secret is shown only in this response; Lineup keeps only
  * its hash.
@@ -78,8 +149,8 @@ export type DeadLetterSort = "createdAt";
 /** Where a delivery is in its life. */
 export type DeliveryState = "pending" | "delivered" | "failed";
 
-/** The six event names of the session and item streams. */
-export type EventKind = "item_created" | "item_updated" | "item_status_changed" | "session_paused" | "session_resumed" | "session_completed";
+/** The event names of the session and item streams (and of webhooks). */
+export type EventKind = "item_created" | "item_updated" | "item_status_changed" | "session_paused" | "session_resumed" | "session_completed" | "call_updated";
 
 /** The body of a healthy probe. */
 export interface Health {
@@ -224,6 +295,55 @@ export interface LifecycleChange {
   /** Where the session should go: active⇄paused, active|paused→completed, completed→archived. */
   lifecycleStatus: Lifecycle;
 }
+
+/** What a client sends on the live WebSocket. */
+export type LiveClientMessage = {
+  channel: string;
+  since?: number | null;
+  type: "subscribe";
+} | {
+  channel: string;
+  type: "unsubscribe";
+} | {
+  type: "ping";
+};
+
+/**
+ * The wire form of one channel message (SSE `data:`, WebSocket text), for the OpenAPI document
+ * and the dashboard's types; the hub serialises frames itself (`lineup_live::Frame`).
+ */
+export interface LiveFrame {
+  /** `snapshot` (a whole document in `data`) or `delta` (a merge patch in `patch`). */
+  type: LiveFrameKind;
+  /** `queue:<id>`, `overview` or `agent:<dn>`. */
+  channel: string;
+  /** The channel's sequence: of this delta, or of the last delta a snapshot includes. */
+  seq: number;
+  /** The document (`QueueDocument`, `OverviewDocument` or `AgentDocument`), in snapshots. */
+  data?: Record<string, unknown> | null;
+  /** The JSON Merge Patch to the previous document, in deltas. */
+  patch?: Record<string, unknown> | null;
+  /** When the oldest change folded into a delta was committed. */
+  changedAt?: string | null;
+}
+
+/** Whether a frame carries a whole document or a patch. */
+export type LiveFrameKind = "snapshot" | "delta";
+
+/** What the server sends on the live WebSocket besides the channels' frames (`LiveFrame`). */
+export type LiveNotice = {
+  channel: string;
+  type: "subscribed";
+} | {
+  channel: string;
+  type: "unsubscribed";
+} | {
+  type: "pong";
+} | {
+  channel?: string | null;
+  problem: Problem;
+  type: "error";
+};
 
 /** Username and password, and the tenant when the account belongs to several. */
 export interface LoginRequest {
@@ -389,6 +509,14 @@ export interface NewWebhook {
 /** Sort direction of a list. */
 export type Order = "asc" | "desc";
 
+/** The `overview` channel: every queue of the tenant in summary. */
+export interface OverviewDocument {
+  /** The queues, keyed by id. */
+  queues: Record<string, QueueSummary>;
+  /** Figures over all queues. */
+  totals: Totals;
+}
+
 /** A PBX connection as the API shows it: everything but the client secret. */
 export interface PbxConnection {
   id: string;
@@ -442,6 +570,13 @@ export interface PbxQueueMappings {
   queueMappings: QueueMapping[];
 }
 
+/**
+ * Where a call stands from its queue's point of view; each phase is one status of the "call"
+ * template. The lifecycle machine never derives `WrapUp` (3CX reports no wrap-up on a call): an
+ * answered call goes from `Talking` to `Completed`; `WrapUp` exists for items people move by hand.
+ */
+export type Phase = "waiting" | "ringing" | "talking" | "wrapUp" | "completed" | "abandoned";
+
 /** An RFC 9457 problem document, with Lineup's extension members. */
 export interface Problem {
   /** Stable URI naming the problem, `https://lineup.dev/problems/<slug>`. */
@@ -481,6 +616,35 @@ export interface Queue {
   updatedAt: string;
 }
 
+/** The `queue:{id}` channel: one queue in detail. */
+export interface QueueDocument {
+  /** The queue's id. */
+  queueId: string;
+  /** Its name (empty while only known from calls or items). */
+  name: string;
+  /** False while deactivated. */
+  active: boolean;
+  /** Calls in the queue with no phone ringing. */
+  callsWaiting: number;
+  /** When the longest-waiting of those calls entered the queue. */
+  oldestWaitingSince?: string | null;
+  /** Calls ringing an agent or talking to one. */
+  callsInProgress: number;
+  /** The active calls, keyed `"{connection}:{callId}"`. */
+  calls: Record<string, CallView>;
+  /**
+   * The agents whose presence lists the queue and those on its active calls, keyed by
+   * extension.
+   */
+  agents: Record<string, AgentView>;
+  /** How many of those agents are in each state. */
+  agentsByState: AgentsByState;
+  /** Open items of the queue's open sessions, counted by status label. */
+  itemsByStatus: Record<string, number>;
+  /** Today's counters. */
+  today: TodayView;
+}
+
 /** One 3CX queue (its DN, the extension number such as `800`) feeding one Lineup queue. */
 export interface QueueMapping {
   /** The 3CX queue's DN: 1 to 10 digits. */
@@ -503,6 +667,24 @@ export interface QueuePatch {
   prefix?: string | null;
   /** Reactivates (`true`) or deactivates (`false`) the queue. */
   isActive?: boolean | null;
+}
+
+/** One queue in the overview. */
+export interface QueueSummary {
+  /** Its name. */
+  name: string;
+  /** False while deactivated. */
+  active: boolean;
+  /** As in [`QueueDocument::calls_waiting`]. */
+  callsWaiting: number;
+  /** As in [`QueueDocument::oldest_waiting_since`]. */
+  oldestWaitingSince?: string | null;
+  /** As in [`QueueDocument::calls_in_progress`]. */
+  callsInProgress: number;
+  /** As in [`QueueDocument::agents_by_state`]. */
+  agentsByState: AgentsByState;
+  /** Today's counters. */
+  today: TodayView;
 }
 
 /** A refresh token to exchange. */
@@ -641,6 +823,32 @@ export interface TenantPatch {
   settings?: Record<string, unknown> | null;
 }
 
+/**
+ * Today's counters as sent; see [`TodayCounts`] for their meaning and the service-level
+ * formula.
+ */
+export interface TodayView {
+  /** Calls that entered the queue today. */
+  offered: number;
+  /** Of those, answered. */
+  answered: number;
+  /** Of those, abandoned or dropped. */
+  abandoned: number;
+  /** Of those, overflowed. */
+  overflowed: number;
+  /** Answered within `thresholdSeconds`. */
+  answeredWithin: number;
+  /**
+   * `answeredWithin / (answered + abandoned)`, a fraction in 0..=1; omitted while the
+   * denominator is 0.
+   */
+  serviceLevel?: number | null;
+  /** Mean wait of today's answered calls in ms; omitted before the first. */
+  averageWaitMs?: number | null;
+  /** The service-level threshold, in whole seconds. */
+  thresholdSeconds: number;
+}
+
 /** A fresh token pair. Send the access token as `Authorization: Bearer <accessToken>`. */
 export interface TokenResponse {
   accessToken: string;
@@ -651,6 +859,21 @@ export interface TokenResponse {
   tokenType: string;
   tenantId: string;
   role: Role;
+}
+
+/** Figures over all queues of a tenant. */
+export interface Totals {
+  /** Calls waiting in any queue. */
+  callsWaiting: number;
+  /** Calls ringing or talking in any queue. */
+  callsInProgress: number;
+  /** Agents shown by at least one queue, each counted once. */
+  agentsByState: AgentsByState;
+  /**
+   * Today's counters summed over the queues (service level and average recomputed from the
+   * sums).
+   */
+  today: TodayView;
 }
 
 /** One named move between statuses. */

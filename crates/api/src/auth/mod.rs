@@ -60,6 +60,7 @@ pub mod need {
         PbxManage,
         InboxManage,
         WebhookManage,
+        LiveRead,
     );
 
     /// Requires a valid credential of any role (`/me`, logout, stream tickets).

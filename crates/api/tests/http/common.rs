@@ -27,6 +27,11 @@ pub fn test_config() -> ApiConfig {
         sse_keepalive: Duration::from_millis(300),
         sse_poll_interval: Duration::from_millis(200),
         rate_limits: RateLimits::off(),
+        live: lineup_api::live::LiveSettings {
+            poll_every: Duration::from_millis(200),
+            agents_every: Duration::from_millis(200),
+            ..lineup_api::live::LiveSettings::default()
+        },
         ..ApiConfig::default()
     }
 }
@@ -171,6 +176,7 @@ pub async fn serve_with_secrets(
     let (tenant, slug) = make_tenant(&store, "Test tenant").await;
     let key = make_api_key(&store, tenant, Role::Admin).await;
     let state = AppState { secrets: secrets.clone(), ..AppState::with_config(store.clone(), config) };
+    lineup_api::live::spawn_announcer(store.clone(), state.events.subscribe());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -347,6 +353,11 @@ impl Caller {
 async fn answer(resp: reqwest::Response) -> Answer {
     let status = resp.status();
     let headers = resp.headers().clone();
+    // An endless stream (a live channel) answers its status and headers only.
+    let streaming = headers.get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    if streaming {
+        return Answer { status, headers, body: Value::Null };
+    }
     let bytes = resp.bytes().await.unwrap();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Answer { status, headers, body }

@@ -132,7 +132,10 @@ fn concrete(path: &str, a: &Victim) -> (String, bool) {
         .iter()
         .enumerate()
         .map(|(i, seg)| {
-            if seg.starts_with('{') {
+            if seg.starts_with('{') && segments[i - 1] == "agents" {
+                // An extension number names no object of A: B's agent 101 is B's own.
+                "101".to_string()
+            } else if seg.starts_with('{') {
                 names_an_object = true;
                 let kind = segments[i - 1];
                 a.ids.get(kind).unwrap_or_else(|| panic!("{path}: no object of tenant A for '{kind}'")).clone()

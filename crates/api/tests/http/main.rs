@@ -7,6 +7,7 @@ mod common;
 mod fuzz;
 mod inbox;
 mod isolation;
+mod live;
 mod pagination;
 mod pbx;
 mod postgres;

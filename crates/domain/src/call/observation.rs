@@ -110,6 +110,17 @@ impl ObservationKind {
         }
     }
 
+    /// The DN this fact may put the call in a queue of: the queue entered, the queue 3CX's
+    /// records name, or the number dialled (which may be a queue's).
+    pub fn queue_dn(&self) -> Option<&str> {
+        match self {
+            ObservationKind::EnteredQueue { queue_dn } => Some(queue_dn),
+            ObservationKind::Appeared { callee, .. } => Some(callee),
+            ObservationKind::Reconciled(facts) => facts.queue_dn.as_deref(),
+            _ => None,
+        }
+    }
+
     fn detail(&self) -> String {
         match self {
             ObservationKind::Appeared { caller, callee } => format!("{caller}>{callee}"),

@@ -21,8 +21,9 @@ use super::access::{read_all_pages, system};
 use super::pbx::new_pbx_connection;
 use super::{assert_domain, assert_not_found, item, service_template, tenant};
 use crate::{
-    now_micros, AppliedCall, CallFilter, ClaimScope, DynStore, Entity, EventScope, InboxSource, InboxState, ItemFilter,
-    NewInboxMessage, PageRequest, SortKey, SortOrder, StoreError, StoredCall, CALL_ACTOR,
+    now_micros, AppliedCall, BatchApplied, CallFilter, ClaimScope, DynStore, Entity, EventScope, InboxApplication,
+    InboxSource, InboxState, ItemFilter, NewInboxMessage, PageRequest, SortKey, SortOrder, StoreError, StoredCall,
+    CALL_ACTOR,
 };
 
 /// A tenant whose PBX connection maps DN 800 to queue `C` of the "call" template.
@@ -165,9 +166,15 @@ pub async fn a_call_becomes_one_numbered_item_that_follows_its_phases(store: Dyn
     assert!(history.iter().all(|h| h.changed_by == CALL_ACTOR), "{history:?}");
     let events = line.item_events(item_id).await;
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
-    use EventKind::{ItemCreated, ItemStatusChanged};
-    assert_eq!(kinds, [ItemCreated, ItemStatusChanged, ItemStatusChanged, ItemStatusChanged]);
-    assert!(events[1..].iter().all(|e| e.payload["changedBy"] == CALL_ACTOR && e.session_id == session.id));
+    use EventKind::{CallUpdated, ItemCreated, ItemStatusChanged};
+    let each_move = [ItemStatusChanged, CallUpdated];
+    assert_eq!(kinds, [[ItemCreated, CallUpdated], each_move, each_move, each_move].concat());
+    let moves = events.iter().filter(|e| e.kind == ItemStatusChanged);
+    assert!(moves.clone().count() == 3 && moves.into_iter().all(|e| e.payload["changedBy"] == CALL_ACTOR));
+    assert!(events.iter().all(|e| e.session_id == session.id && e.item_id == Some(item_id)));
+    let last = &events.last().unwrap().payload;
+    assert_eq!((last["queueId"].clone(), last["itemId"].clone()), (json!(line.queue.id), json!(item_id)));
+    assert_eq!(last["record"], serde_json::to_value(&stored.record).unwrap(), "call_updated carries the record");
     assert_eq!(line.items(session.id).await.len(), 2, "one item per call");
 }
 
@@ -337,7 +344,8 @@ pub async fn history_corrects_a_terminal_status_directly(store: DynStore) {
     let history_entries = store.item_history(line.tenant, item_id).await.unwrap();
     assert_eq!(history_entries.last().unwrap().changed_by, CALL_ACTOR);
     let events = line.item_events(item_id).await;
-    assert_eq!((events.len(), events.last().unwrap().kind), (5, EventKind::ItemStatusChanged));
+    let moves = events.iter().filter(|e| e.kind == EventKind::ItemStatusChanged).count();
+    assert_eq!((moves, events.last().unwrap().kind), (4, EventKind::CallUpdated));
 
     let provisional = line.apply(abandoned, &abandoned_call(abandoned, "800")).await;
     assert_eq!(provisional.item_moves, ["abandon"]);
@@ -391,6 +399,78 @@ pub async fn the_inbox_message_is_settled_with_the_call_and_a_lost_lease_rolls_i
     let again = again.unwrap();
     assert!(again.lease_lost && !again.changed);
     assert_eq!(again.call, done.call, "the call as stored");
+}
+
+pub async fn a_batch_keeps_every_message_that_applies_and_rolls_back_only_the_others(store: DynStore) {
+    let line = Line::new(&store).await;
+    line.session().await;
+    // DN 900 feeds a queue whose template lacks the call statuses past Waiting.
+    let service = store.create_template(line.tenant, service_template(None)).await.unwrap();
+    let new = NewQueue { name: "Service".into(), template_id: service.id, prefix: Some("s".into()) };
+    let service_queue = store.create_queue(line.tenant, new).await.unwrap();
+    line.map(&[("800", line.queue.id), ("900", service_queue.id)]).await;
+    let (good, lost, refused) = (line.key(1), line.key(2), line.key(3));
+    let waiting_in_service = line.apply(refused, &abandoned_call(refused, "900")[..2]).await;
+    assert!(waiting_in_service.item_created);
+
+    let scope = ClaimScope::Connection(line.connection);
+    for call in [1, 2, 3] {
+        let record = NewInboxMessage {
+            connection_id: line.connection,
+            source: InboxSource::Poller,
+            call_key: call.to_string(),
+            dedup_key: format!("batch-{call}"),
+            payload: json!({}),
+            observed_at: now_micros(),
+        };
+        store.enqueue(line.tenant, record).await.unwrap();
+    }
+    let now = now_micros();
+    let first = store.claim(scope, now, 10, Duration::from_secs(30)).await.unwrap();
+    let later = now + TimeDelta::seconds(60);
+    let second = store.claim(scope, later, 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!((first.len(), second.len()), (3, 3));
+    let lease_of =
+        |messages: &[crate::InboxMessage], call: &str| messages.iter().find(|m| m.call_key == call).unwrap().lease();
+    let entered = seen(good, 1, ObservationKind::EnteredQueue { queue_dn: "800".into() });
+    let ringing = seen(refused, 5, ObservationKind::Ringing { agent_dn: "101".into() });
+    let foreign = crate::InboxLease { tenant_id: Uuid::new_v4(), ..lease_of(&second, "1") };
+    let batch = [
+        InboxApplication { lease: lease_of(&second, "1"), observation: entered.clone() },
+        InboxApplication { lease: lease_of(&first, "2"), observation: answered_call(lost).remove(1) },
+        InboxApplication { lease: lease_of(&second, "3"), observation: ringing },
+        InboxApplication { lease: lease_of(&second, "1"), observation: answered_call(good).remove(2) },
+        InboxApplication { lease: foreign, observation: answered_call(line.key(4)).remove(0) },
+    ];
+    let results = store.apply_inbox_batch(line.tenant, &batch, later).await.unwrap();
+    assert_eq!(results.len(), 5);
+    let BatchApplied::Applied(applied) = &results[0] else { panic!("{:?}", results[0]) };
+    assert!(applied.changed && applied.item_created && !applied.lease_lost);
+    assert_eq!(results[1], BatchApplied::LeaseLost);
+    assert!(matches!(&results[2], BatchApplied::Failed(e) if e.contains("status")), "{:?}", results[2]);
+    assert!(matches!(&results[3], BatchApplied::Failed(e) if e.contains("another message")), "{:?}", results[3]);
+    assert!(matches!(&results[4], BatchApplied::Failed(e) if e.contains("lease")), "{:?}", results[4]);
+
+    // Kept: the applied message, its call, item and events; settled with the batch's `now`.
+    let call = store.get_call(line.tenant, good).await.unwrap();
+    assert_eq!(call, applied.call);
+    let item_id = call.item_id.unwrap();
+    assert_eq!(line.status_of(item_id).await, "Waiting");
+    let kinds: Vec<_> = line.item_events(item_id).await.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::ItemCreated, EventKind::CallUpdated]);
+    let settled = store.get_inbox_message(line.tenant, lease_of(&second, "1").message_id).await.unwrap();
+    assert_eq!((settled.state, settled.settled_at), (InboxState::Done, Some(later)));
+    // Rolled back alone: the lost and the refused messages stay leased, their calls as they were.
+    for call in ["2", "3"] {
+        let message = store.get_inbox_message(line.tenant, lease_of(&second, call).message_id).await.unwrap();
+        assert_eq!(message.state, InboxState::InFlight, "message of call {call}");
+    }
+    assert_not_found(store.get_call(line.tenant, lost).await.unwrap_err(), Entity::Call);
+    assert_not_found(store.get_call(line.tenant, line.key(4)).await.unwrap_err(), Entity::Call);
+    assert_eq!(store.get_call(line.tenant, refused).await.unwrap(), waiting_in_service.call);
+    assert_eq!(line.status_of(waiting_in_service.call.item_id.unwrap()).await, "Waiting");
+    // An empty batch commits nothing and says nothing.
+    assert!(store.apply_inbox_batch(line.tenant, &[], later).await.unwrap().is_empty());
 }
 
 pub async fn another_tenants_calls_are_not_found_and_bad_input_is_refused(store: DynStore) {
@@ -567,4 +647,17 @@ pub async fn concurrent_applications_merge_every_observation_of_every_call(store
     let items = line.items(sessions[0].id).await;
     let numbers: Vec<&str> = items.iter().map(|i| i.queue_number.as_str()).collect();
     assert_eq!(numbers, ["C-1", "C-2", "C-3", "C-4"]);
+}
+
+pub async fn call_queues_name_the_queue_of_stored_calls_only(store: DynStore) {
+    let line = Line::new(&store).await;
+    let other = Line::new(&store).await;
+    line.session().await;
+    let (queued, unmapped, unknown) = (line.key(1), line.key(2), line.key(3));
+    line.apply(queued, &answered_call(queued)[..2]).await;
+    line.apply(unmapped, &abandoned_call(unmapped, "899")[..2]).await;
+    let queues = store.call_queues(line.tenant, &[queued, unmapped, unknown]).await.unwrap();
+    assert_eq!(queues.into_iter().collect::<Vec<_>>(), [(queued, line.queue.id)]);
+    assert!(store.call_queues(other.tenant, &[queued]).await.unwrap().is_empty(), "another tenant's call");
+    assert!(store.call_queues(line.tenant, &[]).await.unwrap().is_empty());
 }

@@ -119,6 +119,8 @@ macro_rules! conformance_suite {
             pbx_changes_are_audited_without_the_secret,
             pbx_connection_lists_paginate_in_both_orders,
             enabled_connections_of_every_tenant_are_listed_with_their_sealed_secrets,
+            agents_sync_keep_since_until_presence_changes_and_map_their_queues,
+            agents_of_another_tenant_or_a_deleted_connection_are_refused_and_gone,
         );
         $crate::conformance_suite!(@each $factory; calls;
             a_call_becomes_one_numbered_item_that_follows_its_phases,
@@ -132,6 +134,8 @@ macro_rules! conformance_suite {
             a_queue_without_the_call_statuses_is_a_conflict,
             history_corrects_a_terminal_status_directly,
             the_inbox_message_is_settled_with_the_call_and_a_lost_lease_rolls_it_back,
+            a_batch_keeps_every_message_that_applies_and_rolls_back_only_the_others,
+            call_queues_name_the_queue_of_stored_calls_only,
             another_tenants_calls_are_not_found_and_bad_input_is_refused,
             call_lists_filter_and_paginate_in_both_orders,
             checkpoints_round_trip_per_connection_and_name,

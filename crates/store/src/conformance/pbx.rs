@@ -5,7 +5,7 @@
 //! The store only ever sees sealed secrets; these tests use stand-ins shaped like them.
 
 use lineup_domain::{
-    NewQueue, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping, SealedClientSecret,
+    NewQueue, PbxAgent, PbxConnection, PbxConnectionChange, PbxConnectionSpec, QueueMapping, SealedClientSecret,
 };
 use uuid::Uuid;
 
@@ -279,4 +279,55 @@ pub async fn enabled_connections_of_every_tenant_are_listed_with_their_sealed_se
     store.create_pbx_connection(&system(), a.id, off).await.unwrap();
     want.sort_by_key(|e| (e.tenant_id, e.connection.created_at, e.connection.id));
     assert_eq!(enabled_of(&store, &[a.id, b.id]).await, want, "ordered by tenant, then creation");
+}
+
+fn agent(dn: &str, queues: &[&str], logged_in: bool, paused: bool) -> PbxAgent {
+    let queue_dns = queues.iter().map(|q| q.to_string()).collect();
+    PbxAgent { dn: dn.into(), name: format!("Agent {dn}"), queue_dns, logged_in, paused }
+}
+
+pub async fn agents_sync_keep_since_until_presence_changes_and_map_their_queues(store: DynStore) {
+    let f = fixture(&store).await;
+    let conn = new_pbx_connection(&store, f.tenant, "Head office").await;
+    store.set_pbx_queue_mappings(&system(), f.tenant, conn.id, vec![mapping("800", f.queue.id)]).await.unwrap();
+    let t0 = crate::now_micros();
+    let first = [agent("101", &["800", "801"], true, false), agent("102", &["801"], false, false)];
+    assert_eq!(store.sync_pbx_agents(f.tenant, conn.id, &first, t0).await.unwrap(), 2);
+    let listed = store.list_pbx_agents(f.tenant).await.unwrap();
+    assert_eq!(listed.iter().map(|a| a.agent.clone()).collect::<Vec<_>>(), first);
+    assert_eq!(listed[0].queue_ids, [f.queue.id], "801 is not mapped");
+    assert!(listed[1].queue_ids.is_empty());
+    assert!(listed.iter().all(|a| a.since == t0 && a.updated_at == t0 && a.connection_id == conn.id));
+
+    let t1 = t0 + chrono::TimeDelta::seconds(30);
+    assert_eq!(store.sync_pbx_agents(f.tenant, conn.id, &first, t1).await.unwrap(), 0, "nothing changed");
+    let renamed = PbxAgent { name: "Ana".into(), ..first[0].clone() };
+    let paused = agent("102", &["801"], true, true);
+    let second = [renamed.clone(), paused.clone(), agent("99", &[], true, false)];
+    assert_eq!(store.sync_pbx_agents(f.tenant, conn.id, &second, t1).await.unwrap(), 3);
+    let listed = store.list_pbx_agents(f.tenant).await.unwrap();
+    let by_dn = |dn: &str| listed.iter().find(|a| a.agent.dn == dn).unwrap().clone();
+    assert_eq!(listed.iter().map(|a| a.agent.dn.as_str()).collect::<Vec<_>>(), ["99", "101", "102"], "by number");
+    assert_eq!((by_dn("101").agent, by_dn("101").since, by_dn("101").updated_at), (renamed, t0, t1));
+    assert_eq!((by_dn("102").agent, by_dn("102").since), (paused, t1), "a presence change restarts since");
+
+    let t2 = t1 + chrono::TimeDelta::seconds(30);
+    assert_eq!(store.sync_pbx_agents(f.tenant, conn.id, &second[..1], t2).await.unwrap(), 2, "two removed");
+    assert_eq!(store.list_pbx_agents(f.tenant).await.unwrap().len(), 1);
+}
+
+pub async fn agents_of_another_tenant_or_a_deleted_connection_are_refused_and_gone(store: DynStore) {
+    let f = fixture(&store).await;
+    let other = fixture(&store).await;
+    let conn = new_pbx_connection(&store, f.tenant, "Head office").await;
+    let agents = [agent("101", &["800"], true, false)];
+    let now = crate::now_micros();
+    let err = store.sync_pbx_agents(other.tenant, conn.id, &agents, now).await.unwrap_err();
+    assert_not_found(err, Entity::PbxConnection);
+    store.sync_pbx_agents(f.tenant, conn.id, &agents, now).await.unwrap();
+    assert!(store.list_pbx_agents(other.tenant).await.unwrap().is_empty());
+    store.delete_pbx_connection(&system(), f.tenant, conn.id).await.unwrap();
+    assert!(store.list_pbx_agents(f.tenant).await.unwrap().is_empty(), "deleted with their connection");
+    let err = store.sync_pbx_agents(f.tenant, conn.id, &agents, now).await.unwrap_err();
+    assert_not_found(err, Entity::PbxConnection);
 }

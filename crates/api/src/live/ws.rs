@@ -29,6 +29,17 @@ use crate::AppState;
 
 /// Messages queued for one socket before its subscriptions wait (and then fall behind).
 const OUTGOING: usize = 64;
+/// The socket's read buffer: clients send only small control messages. (tungstenite's default,
+/// 128 KiB, times thousands of idle wallboards is most of a server's memory.)
+const READ_BUFFER: usize = 4 * 1024;
+/// Bytes written before a flush is forced: 0 sends every message at once (frames are small and
+/// coalesced already), so no buffer builds up per socket.
+const WRITE_BUFFER: usize = 0;
+/// The most a message to a client may occupy in the write buffer (a snapshot of a large
+/// overview fits).
+const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+/// The largest message a client may send.
+const MAX_MESSAGE: usize = 64 * 1024;
 
 /// What a client sends on the live WebSocket.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
@@ -86,7 +97,13 @@ pub async fn socket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let principal = auth.principal;
-    upgrade.on_upgrade(move |socket| serve(state, principal, socket))
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(state, principal, socket))
 }
 
 async fn serve(state: AppState, principal: Principal, socket: WebSocket) {

@@ -119,17 +119,28 @@ pub async fn item_stream(
 
 /// The sequence to read after: `Last-Event-ID`, else `lastEventId`, else the newest event now.
 async fn resume_after(state: &AppState, headers: &HeaderMap, query: Option<i64>) -> ApiResult<i64> {
-    if let Some(value) = headers.get("last-event-id") {
-        return value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .ok_or_else(|| ApiError::InvalidQuery("the Last-Event-ID header must be an event id (an integer)".into()));
+    if let Some(after) = last_event_id::<i64>(headers, "an event id (an integer)")? {
+        return Ok(after);
     }
     match query {
         Some(after) => Ok(after),
         None => Ok(state.store.last_event_seq().await?),
     }
+}
+
+/// The `Last-Event-ID` header parsed as `T`, if sent; `invalid-query` (saying it must be
+/// `what`) when it does not parse.
+pub(crate) fn last_event_id<T: std::str::FromStr>(headers: &HeaderMap, what: &str) -> ApiResult<Option<T>> {
+    headers
+        .get("last-event-id")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<T>().ok())
+                .ok_or_else(|| ApiError::InvalidQuery(format!("the Last-Event-ID header must be {what}")))
+        })
+        .transpose()
 }
 
 fn stream_response(state: AppState, tenant: TenantId, scope: EventScope, after: i64) -> Response {

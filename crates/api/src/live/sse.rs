@@ -17,6 +17,7 @@ use super::authorize;
 use crate::auth::{need, Authorized, HeaderOrTicket};
 use crate::error::{ApiError, ApiResult, ProblemResponse};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::sse::last_event_id;
 use crate::AppState;
 
 /// Query parameters of a live channel stream.
@@ -107,15 +108,7 @@ pub async fn agent_channel(
 
 /// The sequence to resume after: `Last-Event-ID`, else `since`.
 fn resume_since(headers: &HeaderMap, query: Option<u64>) -> ApiResult<Option<u64>> {
-    match headers.get("last-event-id") {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::InvalidQuery("the Last-Event-ID header must be a sequence number".into())),
-        None => Ok(query),
-    }
+    Ok(last_event_id::<u64>(headers, "a sequence number")?.or(query))
 }
 
 async fn stream(

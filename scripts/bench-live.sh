@@ -6,6 +6,12 @@
 #
 # Usage: scripts/bench-live.sh [nchan|lineup|both]      (default: nchan)
 #
+# `both` is the side-by-side comparison in one run: Lineup first (its own `lineup demo`, started
+# here on SQLite with the simulator's traffic, unless LINEUP_LIVE_BASE names a running server),
+# then nchan with as many subscribers over as many channels, each channel published at the rate
+# each Lineup subscriber received deltas (`lineup-live-load nchan --like`), so both deliver the
+# same messages per second to the same number of subscribers; then the ratios Lineup / nchan.
+#
 # Shared settings (environment):
 #   LINEUP_LIVE_SUBSCRIBERS  subscriber connections (default 10000)
 #   LINEUP_LIVE_DURATION     measurement window (default 60s)
@@ -18,11 +24,14 @@
 #   LINEUP_LIVE_NCHAN_CHANNELS  channels bench-0.. the subscribers are spread over (default 1)
 #   LINEUP_LIVE_NCHAN_PORT   nginx's port on 127.0.0.1 (default 8090)
 # Lineup (the server makes its own deltas; the tool only subscribes):
-#   LINEUP_LIVE_BASE         base URL (default http://127.0.0.1:8080)
-#   LINEUP_LIVE_TOKEN        bearer token (required); several, comma-separated, are used by the
-#                            connections in turn, since the hub limits subscriptions per user
-#                            (the tool reads it from the environment, so it stays out of `ps`)
-#   LINEUP_LIVE_CHANNELS     comma-separated channels: queue:<uuid>,overview,agent:<dn> (required)
+#   LINEUP_LIVE_BASE         base URL of a running server; unset: a `lineup demo` is started here
+#                            (port LINEUP_LIVE_DEMO_PORT, default 8088) and stopped at the end
+#   LINEUP_LIVE_TOKEN        bearer token (required with LINEUP_LIVE_BASE); several, comma-
+#                            separated, are used by the connections in turn, since the hub limits
+#                            subscriptions per user (the tool reads it from the environment, so it
+#                            stays out of `ps`)
+#   LINEUP_LIVE_CHANNELS     comma-separated channels: queue:<uuid>,overview,agent:<dn> (default:
+#                            the overview and every active queue)
 #   LINEUP_LIVE_PID          the server's pid, for its memory per subscriber (optional)
 #   LINEUP_LIVE_WS_PERCENT   share of the subscribers on WebSocket, the rest on SSE (default 50)
 set -euo pipefail
@@ -50,6 +59,8 @@ mkdir -p "$out"
 log "building lineup-live-load (release)"
 cargo build --release --quiet -p lineup-live-load
 tool="$CARGO_TARGET_DIR/release/lineup-live-load"
+# Ten thousand connections on each side need as many descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 ensure_nchan() {
   if command -v nginx >/dev/null 2>&1 && [ -f "$nchan_module" ]; then return; fi
@@ -74,7 +85,47 @@ stop_nginx() {
     nginx_dir=""
   fi
 }
-trap stop_nginx EXIT
+demo_dir=""
+demo_pid=""
+stop_demo() {
+  if [ -n "$demo_pid" ]; then
+    kill -TERM "$demo_pid" 2>/dev/null || true
+    wait "$demo_pid" 2>/dev/null || true
+    demo_pid=""
+  fi
+  if [ -n "$demo_dir" ]; then
+    cp "$demo_dir/demo.log" "$out/lineup-demo.log" 2>/dev/null || true
+    rm -rf "$demo_dir"
+    demo_dir=""
+  fi
+}
+trap 'stop_nginx; stop_demo' EXIT
+
+# A `lineup demo` of its own (SQLite, simulator traffic) on a fresh database, with room for every
+# subscriber under the one demo account, signed in with a password made here.
+start_demo() {
+  log "building lineup (release)"
+  cargo build --release --quiet -p lineup
+  local port="${LINEUP_LIVE_DEMO_PORT:-8088}"
+  demo_dir=$(mktemp -d /tmp/lineup-live-demo.XXXXXX)
+  printf '[live]\nmax_subscriptions_per_user = %d\n' $((subscribers + 100)) >"$demo_dir/lineup.toml"
+  LINEUP_LIVE_PASSWORD="live-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+  export LINEUP_LIVE_PASSWORD
+  LINEUP_DEMO_PASSWORD="$LINEUP_LIVE_PASSWORD" LINEUP_NO_RATE_LIMITS=true \
+    "$CARGO_TARGET_DIR/release/lineup" demo --config "$demo_dir/lineup.toml" \
+    --database-url "sqlite://$demo_dir/lineup.db" --listen "127.0.0.1:$port" >"$demo_dir/demo.log" 2>&1 &
+  demo_pid=$!
+  LINEUP_LIVE_BASE="http://127.0.0.1:$port"
+  LINEUP_LIVE_PID="$demo_pid"
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    kill -0 "$demo_pid" 2>/dev/null || { cat "$demo_dir/demo.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  # Let the simulator's traffic and the agents' presence warm up.
+  sleep "${LINEUP_LIVE_WARMUP:-20}"
+  log "lineup demo on $LINEUP_LIVE_BASE (pid $demo_pid)"
+}
 
 # One worker process (a fair match for one Lineup process), room for 20,000 connections, channel
 # ids from the URL, no access log; everything nginx writes stays in the temporary prefix.
@@ -132,24 +183,36 @@ run_nchan() {
   for _ in $(seq 1 50); do [ -s "$nginx_dir/nginx.pid" ] && break; sleep 0.1; done
   local pid
   pid=$(cat "$nginx_dir/nginx.pid")
-  log "nchan: $subscribers SSE subscribers on $nchan_channels channel(s), $rate msg/s published per channel, $duration"
-  "$tool" nchan --url "http://127.0.0.1:$nchan_port" --subscribers "$subscribers" --channels "$nchan_channels" \
-    --rate "$rate" --duration "$duration" --ramp "$ramp" --server-pid "$pid" --json "$out/nchan.json"
+  local shape=(--subscribers "$subscribers" --channels "$nchan_channels" --rate "$rate")
+  if [ "${1:-}" = like ]; then
+    log "nchan: the Lineup run's subscribers, channels and deliveries per second, $duration"
+    shape=(--like "$out/lineup.json")
+  else
+    log "nchan: $subscribers SSE subscribers on $nchan_channels channel(s), $rate msg/s published per channel, $duration"
+  fi
+  "$tool" nchan --url "http://127.0.0.1:$nchan_port" "${shape[@]}" \
+    --duration "$duration" --ramp "$ramp" --server-pid "$pid" --json "$out/nchan.json"
   stop_nginx
 }
 
 run_lineup() {
-  : "${LINEUP_LIVE_TOKEN:?set LINEUP_LIVE_TOKEN to a bearer token of the running server}"
-  : "${LINEUP_LIVE_CHANNELS:?set LINEUP_LIVE_CHANNELS, e.g. queue:<uuid>,overview}"
+  local auth=()
+  if [ -z "${LINEUP_LIVE_BASE:-}" ]; then
+    start_demo
+    auth=(--username admin --tenant demo)
+  else
+    : "${LINEUP_LIVE_TOKEN:?set LINEUP_LIVE_TOKEN to a bearer token of the server at LINEUP_LIVE_BASE}"
+    export LINEUP_LIVE_TOKEN
+  fi
   local ws=$((subscribers * ${LINEUP_LIVE_WS_PERCENT:-50} / 100))
   local sse=$((subscribers - ws))
-  local pid_args=()
-  if [ -n "${LINEUP_LIVE_PID:-}" ]; then pid_args=(--server-pid "$LINEUP_LIVE_PID"); fi
-  log "lineup: $sse SSE + $ws WS subscribers on $LINEUP_LIVE_CHANNELS, $duration"
-  export LINEUP_LIVE_TOKEN
-  "$tool" run --base "${LINEUP_LIVE_BASE:-http://127.0.0.1:8080}" \
-    --sse "$sse" --ws "$ws" --channels "$LINEUP_LIVE_CHANNELS" --duration "$duration" --ramp "$ramp" \
-    "${pid_args[@]}" --json "$out/lineup.json"
+  local extra=()
+  if [ -n "${LINEUP_LIVE_PID:-}" ]; then extra+=(--server-pid "$LINEUP_LIVE_PID"); fi
+  if [ -n "${LINEUP_LIVE_CHANNELS:-}" ]; then extra+=(--channels "$LINEUP_LIVE_CHANNELS"); fi
+  log "lineup: $sse SSE + $ws WS subscribers on ${LINEUP_LIVE_CHANNELS:-the overview and every queue}, $duration"
+  "$tool" run --base "$LINEUP_LIVE_BASE" "${auth[@]}" \
+    --sse "$sse" --ws "$ws" --duration "$duration" --ramp "$ramp" "${extra[@]}" --json "$out/lineup.json"
+  stop_demo
 }
 
 case "$mode" in
@@ -157,7 +220,7 @@ case "$mode" in
   lineup) run_lineup ;;
   both)
     run_lineup
-    run_nchan
+    run_nchan like
     log "lineup / nchan"
     "$tool" compare "$out/lineup.json" "$out/nchan.json"
     ;;

@@ -119,6 +119,46 @@ pub async fn login(base: &str, username: &str, password: &str, tenant: Option<&s
     Ok(response.json::<TokenResponse>().await.context("reading the login answer")?.access_token)
 }
 
+/// One page of `GET /api/v1/queues`, as far as the tool needs it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueuePage {
+    items: Vec<QueueRow>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueueRow {
+    id: String,
+    is_active: bool,
+}
+
+/// The tenant's channels a wallboard follows: `overview` and every active queue's channel.
+pub async fn discover_channels(base: &str, token: &str) -> anyhow::Result<Vec<String>> {
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/queues", base.trim_end_matches('/'));
+    let mut channels = vec!["overview".to_string()];
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = client.get(&url).bearer_auth(token).query(&[("limit", "100")]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let response = request.send().await.with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("listing queues: HTTP {status}: {}", response.text().await.unwrap_or_default());
+        }
+        let page: QueuePage = response.json().await.context("reading the queue list")?;
+        channels.extend(page.items.iter().filter(|q| q.is_active).map(|q| format!("queue:{}", q.id)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(channels),
+        }
+    }
+}
+
 /// Runs the measurement against Lineup and reports it. Lineup's own traffic makes the deltas;
 /// the tool only subscribes.
 pub async fn run_lineup(run: &LineupRun) -> anyhow::Result<Report> {

@@ -83,8 +83,9 @@ struct RunArgs {
     /// WebSocket connections.
     #[arg(long, default_value_t = 0)]
     ws: u64,
-    /// Channels, comma-separated: queue:<uuid>, overview, agent:<dn>.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Channels, comma-separated: queue:<uuid>, overview, agent:<dn>; when none are given, the
+    /// overview and every active queue of the tenant (listed with the first token).
+    #[arg(long, value_delimiter = ',')]
     channels: Vec<String>,
     /// Channels each WebSocket connection subscribes to.
     #[arg(long, default_value_t = 1)]
@@ -106,6 +107,11 @@ struct NchanArgs {
     /// Messages published per second to each channel.
     #[arg(long, default_value = "4/s", value_parser = parse_rate)]
     rate: f64,
+    /// Match a Lineup run's JSON report: as many subscribers (subscriptions) over as many
+    /// channels, each channel published at the rate each Lineup subscription received deltas, so
+    /// nchan delivers as many messages per second as Lineup did. Overrides the three options above.
+    #[arg(long)]
+    like: Option<PathBuf>,
     /// Recording time after the window for deliveries still in flight.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     drain: Duration,
@@ -149,12 +155,16 @@ async fn main() -> anyhow::Result<()> {
                 }
                 _ => bail!("give --token, or --username and --password"),
             };
+            let channels = match args.channels.is_empty() {
+                true => lineup_live_load::lineup::discover_channels(&args.base, &tokens[0]).await?,
+                false => args.channels,
+            };
             let run = LineupRun {
                 base: args.base,
                 tokens,
                 sse: args.sse,
                 ws: args.ws,
-                channels: args.channels,
+                channels,
                 ws_channels_per_connection: args.ws_channels_per_conn,
                 pacing: args.pacing.pacing(Duration::ZERO),
                 server_pid: args.pacing.server_pid,
@@ -162,11 +172,22 @@ async fn main() -> anyhow::Result<()> {
             finish(&run_lineup(&run).await?, args.pacing.json.as_deref())
         }
         Command::Nchan(args) => {
+            let (subscribers, channels, rate) = match &args.like {
+                None => (args.subscribers, args.channels, args.rate),
+                Some(path) => {
+                    let lineup = read_report(path)?;
+                    let rate = lineup.rate_per_subscription();
+                    if rate <= 0.0 || lineup.channels.is_empty() {
+                        bail!("{} delivered no deltas: nothing to match", path.display());
+                    }
+                    (lineup.subscriptions(), lineup.channels.len() as u64, rate)
+                }
+            };
             let run = NchanRun {
                 url: args.url,
-                subscribers: args.subscribers,
-                channels: args.channels,
-                rate_per_channel: args.rate,
+                subscribers,
+                channels,
+                rate_per_channel: rate,
                 pacing: args.pacing.pacing(args.drain),
                 server_pid: args.pacing.server_pid,
             };

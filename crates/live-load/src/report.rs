@@ -68,6 +68,23 @@ pub struct Report {
     pub errors: Vec<String>,
 }
 
+impl Report {
+    /// Subscriptions of the run: one per SSE subscriber, and each WebSocket connection's channels.
+    pub fn subscriptions(&self) -> u64 {
+        self.sse_subscribers + self.ws_connections * self.ws_channels_per_connection.max(1)
+    }
+
+    /// Deltas each subscription received per second of the window, on average: the rate to
+    /// publish to every channel of another server for the same deliveries per second to the same
+    /// number of subscribers.
+    pub fn rate_per_subscription(&self) -> f64 {
+        match self.subscriptions() {
+            0 => 0.0,
+            n => self.deltas_per_sec / n as f64,
+        }
+    }
+}
+
 /// What the tool itself published (nchan runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -314,6 +331,17 @@ mod tests {
         assert!(line.ends_with('-'), "{line}");
         let line = text.lines().find(|l| l.contains("deltas/s")).unwrap();
         assert!(line.ends_with('-'), "{line}");
+    }
+
+    #[test]
+    fn the_rate_to_match_spreads_deliveries_over_every_subscription() {
+        let mut lineup = report("lineup", 3.0, 700.0, None);
+        (lineup.sse_subscribers, lineup.ws_connections, lineup.ws_channels_per_connection) = (5_000, 2_500, 2);
+        assert_eq!(lineup.subscriptions(), 10_000);
+        assert!((lineup.rate_per_subscription() - 0.07).abs() < 1e-12);
+        lineup.sse_subscribers = 0;
+        lineup.ws_connections = 0;
+        assert_eq!(lineup.rate_per_subscription(), 0.0, "no subscription, no rate");
     }
 
     #[test]

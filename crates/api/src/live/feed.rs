@@ -9,8 +9,10 @@
 //! rebuilt at outbox position `S` skips the events up to `S` (storage already shows them) and
 //! applies the later ones in order, so its state converges to storage even while it changes.
 //!
-//! Agent presence is not an outbox event: the pollers store it ([`lineup_store::PbxStore`]) and
-//! the feed reads it for every followed tenant every [`FeedConfig::agents_every`].
+//! Agent presence and queue changes (created, renamed, deactivated) are not outbox events: the
+//! pollers store presence ([`lineup_store::PbxStore`]) and the admin API the queues, and the feed
+//! reads both for every followed tenant every [`FeedConfig::directory_every`], on a timer of its
+//! own, so they reach every node's hub within that time whatever else happens.
 //!
 //! Deleting a session or archiving it emits no event: its items keep counting until the session
 //! is completed (which every archive passes through) or the process restarts.
@@ -21,13 +23,14 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, Utc};
 use futures::StreamExt;
 use lineup_domain::call::CallOutcome;
-use lineup_domain::{EventKind, Item, Lifecycle, Session, StoredPbxAgent, TenantId};
+use lineup_domain::{EventKind, Item, Lifecycle, Queue, Session, StoredPbxAgent, TenantId};
 use lineup_live::{AgentPresence, CallUpdate, Hub, ItemInfo, LiveInput, QueueInfo};
 use lineup_store::page::MAX_LIMIT;
 use lineup_store::{
     CallFilter, DynStore, ItemFilter, Page, PageRequest, SortKey, SortOrder, StoreResult, StoredCall, StoredEvent,
 };
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 /// Events read from the outbox at a time.
@@ -38,14 +41,14 @@ const BATCH: u32 = 500;
 pub struct FeedConfig {
     /// Longest time between two outbox reads when nothing wakes the feed.
     pub poll_every: Duration,
-    /// How often followed tenants' agent presence is read (the pollers store it every few
-    /// seconds; it is not an outbox event).
-    pub agents_every: Duration,
+    /// How often followed tenants' agent presence and queue list are read (the pollers store
+    /// presence every few seconds; neither is an outbox event).
+    pub directory_every: Duration,
 }
 
 impl Default for FeedConfig {
     fn default() -> Self {
-        FeedConfig { poll_every: Duration::from_secs(1), agents_every: Duration::from_secs(2) }
+        FeedConfig { poll_every: Duration::from_secs(1), directory_every: Duration::from_secs(2) }
     }
 }
 
@@ -113,41 +116,59 @@ impl Tail {
             }
         };
         let mut wakeups = self.wakeups().await;
-        let mut agents_at = tokio::time::Instant::now();
+        let mut directory_due = Instant::now() + config.directory_every;
         loop {
             if *stop.borrow() {
                 return;
             }
             self.roll_day();
-            if agents_at.elapsed() >= config.agents_every {
-                agents_at = tokio::time::Instant::now();
-                let tenants: Vec<TenantId> = self.tenants.keys().copied().collect();
-                for tenant in tenants {
-                    match self.agents(tenant).await {
-                        Ok(inputs) => self.hub.apply(inputs),
-                        Err(e) => tracing::warn!(error = %e, %tenant, "live feed: reading agent presence failed"),
+            loop {
+                match self.read(&mut cursor).await {
+                    Ok(n) if n as u32 == BATCH => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live feed: reading the outbox failed");
+                        break;
                     }
                 }
             }
-            match self.read(&mut cursor).await {
-                Ok(n) if n as u32 == BATCH => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "live feed: reading the outbox failed"),
-            }
-            tokio::select! {
-                request = requests.recv() => match request {
-                    Some((tenant, reply)) => {
-                        let result = self.ensure(tenant).await;
-                        let _ = reply.send(result);
+            // Wait for a reason to read the outbox again; refresh queues and agents meanwhile.
+            let poll_due = Instant::now() + config.poll_every;
+            loop {
+                tokio::select! {
+                    request = requests.recv() => match request {
+                        Some((tenant, reply)) => {
+                            let result = self.ensure(tenant).await;
+                            let _ = reply.send(result);
+                            break;
+                        }
+                        None => return,
+                    },
+                    _ = local.changed() => break,
+                    woke = wakeups.next() => {
+                        if woke.is_none() {
+                            wakeups = self.wakeups().await;
+                        }
+                        break;
                     }
-                    None => return,
-                },
-                _ = local.changed() => {}
-                woke = wakeups.next() => if woke.is_none() {
-                    wakeups = self.wakeups().await;
-                },
-                _ = tokio::time::sleep(config.poll_every) => {}
-                _ = stop.changed() => {}
+                    _ = tokio::time::sleep_until(poll_due) => break,
+                    _ = tokio::time::sleep_until(directory_due) => {
+                        directory_due = Instant::now() + config.directory_every;
+                        self.refresh_directories().await;
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+    }
+
+    /// Reads every followed tenant's queues and agents into the hub.
+    async fn refresh_directories(&mut self) {
+        let tenants: Vec<TenantId> = self.tenants.keys().copied().collect();
+        for tenant in tenants {
+            match self.directory(tenant).await {
+                Ok(inputs) => self.hub.apply(inputs),
+                Err(e) => tracing::warn!(error = %e, %tenant, "live feed: reading queues and agents failed"),
             }
         }
     }
@@ -263,14 +284,9 @@ impl Tail {
     async fn rebuild(&mut self, tenant: TenantId) -> StoreResult<Vec<LiveInput>> {
         let store = self.store.clone();
         let mut inputs = vec![LiveInput::DayStarted { start: self.day }];
-        let queues = all_pages(SortKey::CreatedAt, |page| {
-            let store = store.clone();
-            async move { store.list_queues(tenant, &page).await }
-        })
-        .await?;
+        let queues = self.queues(tenant).await?;
+        inputs.extend(queues.iter().map(|queue| queue_input(tenant, queue)));
         for queue in &queues {
-            let info = QueueInfo { id: queue.id, name: queue.name.clone(), active: queue.is_active };
-            inputs.push(LiveInput::Queue { tenant, queue: info });
             let sessions = all_pages(SortKey::SessionNumber, |page| {
                 let store = store.clone();
                 let queue_id = queue.id;
@@ -313,6 +329,29 @@ impl Tail {
         let agents = self.store.list_pbx_agents(tenant).await?;
         Ok(agents.into_iter().map(|a| LiveInput::Agent { tenant, agent: presence_of(a) }).collect())
     }
+
+    /// Every queue of the tenant.
+    async fn queues(&self, tenant: TenantId) -> StoreResult<Vec<Queue>> {
+        let store = self.store.clone();
+        all_pages(SortKey::CreatedAt, |page| {
+            let store = store.clone();
+            async move { store.list_queues(tenant, &page).await }
+        })
+        .await
+    }
+
+    /// The tenant's queues and agents as storage has them now (the hub ignores what did not
+    /// change).
+    async fn directory(&self, tenant: TenantId) -> StoreResult<Vec<LiveInput>> {
+        let mut inputs: Vec<LiveInput> = self.queues(tenant).await?.iter().map(|q| queue_input(tenant, q)).collect();
+        inputs.extend(self.agents(tenant).await?);
+        Ok(inputs)
+    }
+}
+
+/// A stored queue as a hub input.
+fn queue_input(tenant: TenantId, queue: &Queue) -> LiveInput {
+    LiveInput::Queue { tenant, queue: QueueInfo { id: queue.id, name: queue.name.clone(), active: queue.is_active } }
 }
 
 /// A stored agent as the hub's presence input.

@@ -38,8 +38,8 @@ pub struct LiveSettings {
     pub max_subscriptions_per_user: usize,
     /// Longest time between two reads of the outbox when nothing announces a change.
     pub poll_every: Duration,
-    /// How often agent presence is read from storage.
-    pub agents_every: Duration,
+    /// How often agent presence and the queue list are read from storage.
+    pub directory_every: Duration,
     /// How long a WebSocket may take to accept one message before it is cut loose.
     pub send_timeout: Duration,
 }
@@ -50,7 +50,7 @@ impl Default for LiveSettings {
             hub: LiveConfig::default(),
             max_subscriptions_per_user: 64,
             poll_every: Duration::from_secs(1),
-            agents_every: Duration::from_secs(2),
+            directory_every: Duration::from_secs(2),
             send_timeout: Duration::from_secs(10),
         }
     }
@@ -88,7 +88,8 @@ impl Live {
             .get_or_init(|| async {
                 tokio::spawn(self.hub.clone().run(self.stop.subscribe()));
                 let settings = &state.config.live;
-                let config = feed::FeedConfig { poll_every: settings.poll_every, agents_every: settings.agents_every };
+                let config =
+                    feed::FeedConfig { poll_every: settings.poll_every, directory_every: settings.directory_every };
                 feed::spawn(
                     state.store.clone(),
                     self.hub.clone(),

@@ -29,7 +29,7 @@ pub fn test_config() -> ApiConfig {
         rate_limits: RateLimits::off(),
         live: lineup_api::live::LiveSettings {
             poll_every: Duration::from_millis(200),
-            agents_every: Duration::from_millis(200),
+            directory_every: Duration::from_millis(200),
             ..lineup_api::live::LiveSettings::default()
         },
         ..ApiConfig::default()

@@ -24,6 +24,7 @@ on_both_backends!(
     a_queue_channel_sends_a_snapshot_then_deltas_that_patch_it,
     calls_and_presence_reach_the_queue_overview_and_agent_channels,
     the_websocket_subscribes_unsubscribes_and_reports_errors,
+    queues_created_renamed_and_deactivated_reach_the_overview,
     live_channels_need_the_permission_and_another_tenants_queue_is_not_found
 );
 
@@ -145,6 +146,26 @@ async fn subscriptions_are_limited_per_user() {
         }
     }
     assert!(freed, "a closed stream frees its subscription");
+}
+
+async fn queues_created_renamed_and_deactivated_reach_the_overview(s: &TestServer) {
+    let desk = desk(s).await;
+    let id = desk.queue["id"].as_str().unwrap().to_string();
+    let mut stream = s.stream("/api/v1/live/overview", None).await;
+    let first = next(&mut stream).await;
+    let mut document = first.data["data"].clone();
+    let mut seq = follow(&mut stream, &mut document, first.id, |d| d["queues"][&id]["name"] == "Front desk").await;
+
+    s.patch(&format!("/api/v1/queues/{id}"), json!({"name": "Reception"})).await.expect(200);
+    seq = follow(&mut stream, &mut document, seq, |d| d["queues"][&id]["name"] == "Reception").await;
+    s.delete(&format!("/api/v1/queues/{id}")).await.expect(200);
+    seq = follow(&mut stream, &mut document, seq, |d| d["queues"][&id]["active"] == false).await;
+    let body = json!({"name": "Returns", "templateId": desk.template["id"]});
+    let created = s.post("/api/v1/queues", body).await.expect(201);
+    let new_id = created["id"].as_str().unwrap().to_string();
+    follow(&mut stream, &mut document, seq, |d| d["queues"][&new_id]["name"] == "Returns").await;
+    let fresh = next(&mut s.stream("/api/v1/live/overview", None).await).await;
+    assert_eq!(document, fresh.data["data"], "the followed overview equals a fresh snapshot");
 }
 
 async fn live_channels_need_the_permission_and_another_tenants_queue_is_not_found(s: &TestServer) {

@@ -24,21 +24,23 @@ use sqlx::{Connection, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use crate::codec::{db, id, json, ts, RowExt};
-use crate::inbox::complete_on;
+use crate::call_lookups::Lookups;
+use crate::inbox::{complete_many, complete_on};
 use crate::paging::{bind_after, keyset};
-use crate::{events, items, queues, sessions, SqliteStore};
+use crate::{events, items, sessions, SqliteStore};
 
-const COLUMNS: &str = "id, state, queue_id, item_id, item_note, revisions, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, state, queue_id, item_id, item_note, revisions, created_at, updated_at";
 
 /// What a released lease expires at: long past, so anyone may take it.
 const RELEASED: &str = "1970-01-01T00:00:00.000000Z";
 
 /// A call row as this module works on it: the state and what surrounds it.
-struct CallRow {
+#[derive(Clone)]
+pub(crate) struct CallRow {
     id: Uuid,
     state: CallState,
     queue_id: Option<Uuid>,
-    item_id: Option<Uuid>,
+    pub(crate) item_id: Option<Uuid>,
     item_note: Option<String>,
     revisions: i64,
     created_at: DateTime<Utc>,
@@ -104,10 +106,10 @@ impl CallStore for SqliteStore {
                 });
             }
         }
-        let (applied, events) = merge(&mut tx, tenant, key, observations, now).await?;
-        for event in &events {
-            events::append(&mut tx, tenant, event, now).await?;
-        }
+        let mut lookups = Lookups::default();
+        let (applied, events) = merge(&mut tx, &mut lookups, tenant, key, observations, now).await?;
+        write_calls(&mut tx, tenant, lookups.take_changed()).await?;
+        events::append_all(&mut tx, tenant, &events, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(applied)
     }
@@ -120,38 +122,10 @@ impl CallStore for SqliteStore {
     ) -> StoreResult<Vec<BatchApplied>> {
         let now = to_micros(now);
         let checks = apply::check_batch(tenant, messages);
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut results = Vec::with_capacity(messages.len());
-        let mut events = Vec::new();
-        for (message, check) in messages.iter().zip(checks) {
-            if let Err(reason) = check {
-                results.push(BatchApplied::Failed(reason));
-                continue;
-            }
-            let mut savepoint = tx.begin().await.map_err(db)?;
-            if complete_on(&mut savepoint, &message.lease, now).await? == Settlement::LeaseLost {
-                savepoint.rollback().await.map_err(db)?;
-                results.push(BatchApplied::LeaseLost);
-                continue;
-            }
-            let observations = std::slice::from_ref(&message.observation);
-            match merge(&mut savepoint, tenant, message.observation.call, observations, now).await {
-                Ok((applied, mut made)) => {
-                    savepoint.commit().await.map_err(db)?;
-                    events.append(&mut made);
-                    results.push(BatchApplied::Applied(Box::new(applied)));
-                }
-                Err(e) => {
-                    savepoint.rollback().await.map_err(db)?;
-                    results.push(BatchApplied::Failed(e.to_string()));
-                }
-            }
+        if let Some(results) = apply_at_once(self, tenant, messages, &checks, now).await? {
+            return Ok(results);
         }
-        for event in &events {
-            events::append(&mut tx, tenant, event, now).await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(results)
+        apply_one_by_one(self, tenant, messages, checks, now).await
     }
 
     async fn call_queues(&self, tenant: TenantId, keys: &[CallKey]) -> StoreResult<HashMap<CallKey, Uuid>> {
@@ -278,17 +252,115 @@ impl CallStore for SqliteStore {
     }
 }
 
+/// Applies a batch in one transaction without a savepoint per message: every lease settled by
+/// one statement, every call read by one, every outbox row written by one. `None` (and nothing
+/// kept) when a message fails: the caller then applies the batch one message at a time.
+async fn apply_at_once(
+    store: &SqliteStore,
+    tenant: TenantId,
+    messages: &[InboxApplication],
+    checks: &[Result<(), String>],
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Vec<BatchApplied>>> {
+    let mut tx = store.writer.begin().await.map_err(db)?;
+    let valid: Vec<&InboxApplication> =
+        messages.iter().zip(checks).filter(|(_, check)| check.is_ok()).map(|(m, _)| m).collect();
+    let leases: Vec<&InboxLease> = valid.iter().map(|m| &m.lease).collect();
+    let settled = complete_many(&mut tx, &leases, now).await?;
+    let mut lookups = Lookups::default();
+    let keys: Vec<CallKey> =
+        valid.iter().filter(|m| settled.contains(&m.lease.message_id)).map(|m| m.observation.call).collect();
+    lookups.preload(&mut tx, tenant, &keys).await?;
+    let mut results = Vec::with_capacity(messages.len());
+    let mut events = Vec::new();
+    for (message, check) in messages.iter().zip(checks) {
+        if let Err(reason) = check {
+            results.push(BatchApplied::Failed(reason.clone()));
+            continue;
+        }
+        if !settled.contains(&message.lease.message_id) {
+            results.push(BatchApplied::LeaseLost);
+            continue;
+        }
+        let observations = std::slice::from_ref(&message.observation);
+        match merge(&mut tx, &mut lookups, tenant, message.observation.call, observations, now).await {
+            Ok((applied, mut made)) => {
+                events.append(&mut made);
+                results.push(BatchApplied::Applied(Box::new(applied)));
+            }
+            Err(_) => {
+                tx.rollback().await.map_err(db)?;
+                return Ok(None);
+            }
+        }
+    }
+    write_calls(&mut tx, tenant, lookups.take_changed()).await?;
+    events::append_all(&mut tx, tenant, &events, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(Some(results))
+}
+
+/// Applies a batch in one transaction with a savepoint per message (settlement included), so a
+/// failing message is rolled back alone and is retried later.
+async fn apply_one_by_one(
+    store: &SqliteStore,
+    tenant: TenantId,
+    messages: &[InboxApplication],
+    checks: Vec<Result<(), String>>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<BatchApplied>> {
+    let mut tx = store.writer.begin().await.map_err(db)?;
+    let mut lookups = Lookups::default();
+    let mut results = Vec::with_capacity(messages.len());
+    let mut events = Vec::new();
+    for (message, check) in messages.iter().zip(checks) {
+        if let Err(reason) = check {
+            results.push(BatchApplied::Failed(reason));
+            continue;
+        }
+        let mut savepoint = tx.begin().await.map_err(db)?;
+        if complete_on(&mut savepoint, &message.lease, now).await? == Settlement::LeaseLost {
+            savepoint.rollback().await.map_err(db)?;
+            results.push(BatchApplied::LeaseLost);
+            continue;
+        }
+        let observations = std::slice::from_ref(&message.observation);
+        let merged = match merge(&mut savepoint, &mut lookups, tenant, message.observation.call, observations, now).await
+        {
+            Ok(merged) => write_calls(&mut savepoint, tenant, lookups.take_changed()).await.map(|()| merged),
+            Err(e) => Err(e),
+        };
+        match merged {
+            Ok((applied, mut made)) => {
+                savepoint.commit().await.map_err(db)?;
+                events.append(&mut made);
+                results.push(BatchApplied::Applied(Box::new(applied)));
+            }
+            Err(e) => {
+                savepoint.rollback().await.map_err(db)?;
+                lookups.clear();
+                results.push(BatchApplied::Failed(e.to_string()));
+            }
+        }
+    }
+    events::append_all(&mut tx, tenant, &events, now).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(results)
+}
+
+
 /// Merges the observations into the call inside the caller's write transaction and carries the
 /// change into the call's item; returns what it did and the events to append. Unchanged: nothing
 /// is written.
 async fn merge(
     conn: &mut SqliteConnection,
+    lookups: &mut Lookups,
     tenant: TenantId,
     key: CallKey,
     observations: &[Observation],
     now: DateTime<Utc>,
 ) -> StoreResult<(AppliedCall, Vec<DomainEvent>)> {
-    let (mut row, created) = match find(&mut *conn, tenant, key).await? {
+    let (mut row, created) = match lookups.call(&mut *conn, tenant, key).await? {
         Some(row) => (row, false),
         None => (CallRow::new(key, now), true),
     };
@@ -308,20 +380,20 @@ async fn merge(
     let record = row.state.record();
     let mut events = Vec::new();
     let mut item_created = false;
-    let mut session_id = None;
+    let mut placed = None;
     if row.item_id.is_none() {
         row.queue_id = match &record.queue_dn {
-            Some(dn) => mapped_queue(&mut *conn, tenant, key.connection, dn).await?,
+            Some(dn) => lookups.mapped_queue(&mut *conn, tenant, key.connection, dn).await?,
             None => None,
         };
         row.item_note = None;
         if let Some(queue_id) = row.queue_id {
-            match place_item(conn, tenant, queue_id, &record, now).await? {
+            match place_item(conn, lookups, tenant, queue_id, &record, now).await? {
                 Ok((item, event)) => {
                     row.item_id = Some(item.id);
-                    session_id = Some(item.session_id);
                     item_created = true;
                     events.push(event);
+                    placed = Some(item);
                 }
                 Err(note) => row.item_note = Some(note),
             }
@@ -329,39 +401,18 @@ async fn merge(
     }
     let mut item_moves = Vec::new();
     if let Some(item_id) = row.item_id {
-        if item_created || before.phase != record.phase {
-            let (moves, of_session) = move_item(conn, tenant, item_id, record.phase, now, &mut events).await?;
-            (item_moves, session_id) = (moves, session_id.or(of_session));
+        if placed.is_some() || before.phase != record.phase {
+            let item = placed.take();
+            item_moves = move_item(conn, lookups, tenant, item_id, item, record.phase, now, &mut events).await?;
         }
-        let session_id = match session_id {
-            Some(id) => Some(id),
-            None => item_session(&mut *conn, tenant, item_id).await?,
-        };
+        let session_id = lookups.item_session(&mut *conn, tenant, item_id).await?;
         if let (Some(session_id), Some(queue_id)) = (session_id, row.queue_id) {
             events.push(DomainEvent::call_updated(session_id, item_id, queue_id, &record));
         }
     }
-    write(conn, tenant, &row, &record, created).await?;
     let call = row.stored(tenant);
+    lookups.changed_call(key, row);
     Ok((AppliedCall { call, changed: true, item_created, item_moves, lease_lost: false }, events))
-}
-
-/// The queue a DN of the connection feeds, if it is mapped.
-async fn mapped_queue(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    connection_id: Uuid,
-    dn: &str,
-) -> StoreResult<Option<Uuid>> {
-    let row =
-        sqlx::query("SELECT queue_id FROM pbx_queue_mappings WHERE tenant_id = ? AND connection_id = ? AND dn = ?")
-            .bind(id(tenant))
-            .bind(id(connection_id))
-            .bind(dn)
-            .fetch_optional(conn)
-            .await
-            .map_err(db)?;
-    row.map(|r| r.uuid("queue_id")).transpose()
 }
 
 /// Makes the call's item under a savepoint: `Err(note)` when the domain refuses it (inactive
@@ -369,158 +420,163 @@ async fn mapped_queue(
 /// session it opened).
 async fn place_item(
     conn: &mut SqliteConnection,
+    lookups: &mut Lookups,
     tenant: TenantId,
     queue_id: Uuid,
     record: &CallRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<Result<(Item, DomainEvent), String>> {
+    let (active, latest) = lookups.queue(&mut *conn, tenant, queue_id).await?;
+    if !active {
+        return Ok(Err(DomainError::QueueInactive.to_string()));
+    }
     let mut savepoint = conn.begin().await.map_err(db)?;
-    match place(&mut savepoint, tenant, queue_id, record, now).await {
+    match place(&mut savepoint, lookups, tenant, queue_id, latest, record, now).await {
         Ok(placed) => {
             savepoint.commit().await.map_err(db)?;
             Ok(Ok(placed))
         }
         Err(StoreError::Domain(refused)) => {
             savepoint.rollback().await.map_err(db)?;
+            lookups.clear();
             Ok(Err(refused.to_string()))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Adds the call's item, in `Waiting`, to the queue's latest active session, opening one when
-/// it has none.
+/// Adds the call's item, in `Waiting`, to the queue's latest active session (`latest`), opening
+/// one when it has none.
 async fn place(
     conn: &mut SqliteConnection,
+    lookups: &mut Lookups,
     tenant: TenantId,
     queue_id: Uuid,
+    latest: Option<Uuid>,
     record: &CallRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<(Item, DomainEvent)> {
-    if !queues::get(&mut *conn, tenant, queue_id).await?.is_active {
-        return Err(DomainError::QueueInactive.into());
-    }
-    let session = match sessions::latest_active(&mut *conn, tenant, queue_id).await? {
-        Some(session) => session,
+    let session_id = match latest {
+        Some(session_id) => session_id,
         None => {
             let name = apply::session_name(record, now);
             let opened = sessions::open(&mut *conn, tenant, queue_id, Some(name), now).await?;
-            sessions::load(&mut *conn, tenant, opened.id).await?
+            lookups.opened_session(queue_id, opened.id);
+            opened.id
         }
     };
-    let statuses = sessions::statuses(&mut *conn, tenant, session.session.id).await?;
-    let waiting = statuses
+    let session = lookups.session(&mut *conn, tenant, session_id).await?;
+    let waiting = session
+        .statuses
         .iter()
         .find(|s| s.label == Phase::Waiting.status_label())
         .ok_or_else(|| apply::missing_status(Phase::Waiting))?;
     let valid = apply::new_item(record, waiting.id).validate()?;
-    items::insert(conn, tenant, &session, valid, CALL_ACTOR, now).await
+    let placed = items::insert(conn, tenant, &session.row, &session.statuses, valid, CALL_ACTOR, now).await?;
+    lookups.placed_item(placed.0.id, session_id);
+    Ok(placed)
 }
 
-/// The session of a call's item, unless the item or its session is gone (deleted).
-async fn item_session(conn: &mut SqliteConnection, tenant: TenantId, item_id: Uuid) -> StoreResult<Option<Uuid>> {
-    let row = sqlx::query(
-        "SELECT i.session_id FROM items i JOIN sessions s ON s.id = i.session_id \
-         WHERE i.tenant_id = ? AND i.id = ? AND s.is_deleted = 0",
-    )
-    .bind(id(tenant))
-    .bind(id(item_id))
-    .fetch_optional(conn)
-    .await
-    .map_err(db)?;
-    row.map(|r| r.uuid("session_id")).transpose()
-}
-
-/// Moves the call's item to `phase`'s status, pushing one event per move; returns the moves and
-/// the item's session (`None` when the item is gone).
-/// An item of a completed, archived or deleted session is left where it is.
+/// Moves the call's item (`known` when just placed, else read) to `phase`'s status, pushing one
+/// event per move; returns the moves. An item that is gone, or of a completed, archived or
+/// deleted session, is left where it is.
+#[allow(clippy::too_many_arguments)]
 async fn move_item(
     conn: &mut SqliteConnection,
+    lookups: &mut Lookups,
     tenant: TenantId,
     item_id: Uuid,
+    known: Option<Item>,
     phase: Phase,
     now: DateTime<Utc>,
     events: &mut Vec<DomainEvent>,
-) -> StoreResult<(Vec<String>, Option<Uuid>)> {
-    let mut item = match items::load(&mut *conn, tenant, item_id).await {
-        Ok((item, _)) => item,
-        Err(StoreError::NotFound(Entity::Item)) => return Ok((Vec::new(), None)),
-        Err(e) => return Err(e),
+) -> StoreResult<Vec<String>> {
+    let mut item = match known {
+        Some(item) => item,
+        None => match items::load(&mut *conn, tenant, item_id).await {
+            Ok((item, _)) => item,
+            Err(StoreError::NotFound(Entity::Item)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        },
     };
-    let session = sessions::load(&mut *conn, tenant, item.session_id).await?;
-    if session.session.ensure_open().is_err() {
-        return Ok((Vec::new(), Some(item.session_id)));
+    let session = lookups.session(&mut *conn, tenant, item.session_id).await?;
+    if session.row.session.ensure_open().is_err() {
+        return Ok(Vec::new());
     }
-    let statuses = sessions::statuses(&mut *conn, tenant, item.session_id).await?;
+    let statuses = &session.statuses;
     let status_of = |label: &str| statuses.iter().find(|s| s.label == label).map(|s| s.id);
     status_of(phase.status_label()).ok_or_else(|| apply::missing_status(phase))?;
     let current = statuses
         .iter()
         .find(|s| s.id == item.status_id)
         .ok_or_else(|| StoreError::Backend("the item's status is missing from its session".into()))?;
-    let moves = apply::item_moves(&session.machine, &current.label, phase);
+    let moves = apply::item_moves(&session.row.machine, &current.label, phase);
     for step in &moves {
         let to = match step {
-            ItemMove::Transition(name) => items::resolve_move(&session, &statuses, &item, &ItemMove::request(name))?,
+            ItemMove::Transition(name) => {
+                items::resolve_move(&session.row, statuses, &item, &ItemMove::request(name))?
+            }
             ItemMove::Direct(label) => status_of(label).ok_or_else(|| apply::missing_status(phase))?,
         };
         events.push(items::move_to(&mut *conn, tenant, &mut item, to, CALL_ACTOR, now).await?);
     }
-    Ok((moves.iter().map(|m| m.name().to_string()).collect(), Some(item.session_id)))
+    Ok(moves.iter().map(|m| m.name().to_string()).collect())
 }
 
-/// Inserts a new call row: parameters `?1`..`?24` in [`write`]'s order.
-const INSERT: &str = "INSERT INTO calls (id, tenant_id, connection_id, call_id, state, history_id, caller, queue_dn, \
-     agent_dn, entered_at, answered_at, left_queue_at, ended_at, wait_ms, talk_ms, outcome, phase, reconciled, \
-     queue_id, item_id, item_note, revisions, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
-     ?23, ?24)";
+/// The columns of a call row, in the order [`write_calls`] binds them.
+const WRITE_COLUMNS: &str = "id, tenant_id, connection_id, call_id, state, history_id, caller, queue_dn, agent_dn, \
+     entered_at, answered_at, left_queue_at, ended_at, wait_ms, talk_ms, outcome, phase, reconciled, queue_id, \
+     item_id, item_note, revisions, created_at, updated_at";
 
-/// Updates a stored call row, by id (key and creation stay): the same parameters as [`INSERT`],
-/// of which `?2`..`?4` and `?23` go unused.
-const UPDATE: &str = "UPDATE calls SET state = ?5, history_id = ?6, caller = ?7, queue_dn = ?8, agent_dn = ?9, \
-     entered_at = ?10, answered_at = ?11, left_queue_at = ?12, ended_at = ?13, wait_ms = ?14, talk_ms = ?15, \
-     outcome = ?16, phase = ?17, reconciled = ?18, queue_id = ?19, item_id = ?20, item_note = ?21, \
-     revisions = ?22, updated_at = ?24 WHERE id = ?1";
+/// What an existing row takes from a written one (key and creation stay).
+const UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET state = excluded.state, history_id = excluded.history_id, \
+     caller = excluded.caller, queue_dn = excluded.queue_dn, agent_dn = excluded.agent_dn, \
+     entered_at = excluded.entered_at, answered_at = excluded.answered_at, left_queue_at = excluded.left_queue_at, \
+     ended_at = excluded.ended_at, wait_ms = excluded.wait_ms, talk_ms = excluded.talk_ms, \
+     outcome = excluded.outcome, phase = excluded.phase, reconciled = excluded.reconciled, \
+     queue_id = excluded.queue_id, item_id = excluded.item_id, item_note = excluded.item_note, \
+     revisions = excluded.revisions, updated_at = excluded.updated_at";
 
-/// Stores the call row with the record columns derived from its state.
-async fn write(
-    conn: &mut SqliteConnection,
-    tenant: TenantId,
-    row: &CallRow,
-    record: &CallRecord,
-    created: bool,
-) -> StoreResult<()> {
-    let state = serde_json::to_string(&row.state).map_err(StoreError::backend)?;
-    sqlx::query(if created { INSERT } else { UPDATE })
-        .bind(id(row.id))
-        .bind(id(tenant))
-        .bind(id(record.key.connection))
-        .bind(record.key.call_id)
-        .bind(state)
-        .bind(&record.history_id)
-        .bind(&record.caller)
-        .bind(&record.queue_dn)
-        .bind(&record.agent_dn)
-        .bind(record.entered_at.map(ts))
-        .bind(record.answered_at.map(ts))
-        .bind(record.left_queue_at.map(ts))
-        .bind(record.ended_at.map(ts))
-        .bind(record.wait_ms)
-        .bind(record.talk_ms)
-        .bind(apply::outcome_name(record.outcome))
-        .bind(apply::phase_name(record.phase))
-        .bind(record.reconciled)
-        .bind(row.queue_id.map(id))
-        .bind(row.item_id.map(id))
-        .bind(&row.item_note)
-        .bind(row.revisions)
-        .bind(ts(row.created_at))
-        .bind(ts(row.updated_at))
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(db)
+/// Stores call rows (new or changed) with the record columns derived from their state, 200 rows
+/// a statement.
+async fn write_calls(conn: &mut SqliteConnection, tenant: TenantId, rows: Vec<CallRow>) -> StoreResult<()> {
+    for chunk in rows.chunks(200) {
+        let placeholders = format!("({})", vec!["?"; 24].join(", "));
+        let values = vec![placeholders.as_str(); chunk.len()].join(", ");
+        let sql = format!("INSERT INTO calls ({WRITE_COLUMNS}) VALUES {values} {UPSERT}");
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            let record = row.state.record();
+            let state = serde_json::to_string(&row.state).map_err(StoreError::backend)?;
+            query = query
+                .bind(id(row.id))
+                .bind(id(tenant))
+                .bind(id(record.key.connection))
+                .bind(record.key.call_id)
+                .bind(state)
+                .bind(record.history_id)
+                .bind(record.caller)
+                .bind(record.queue_dn)
+                .bind(record.agent_dn)
+                .bind(record.entered_at.map(ts))
+                .bind(record.answered_at.map(ts))
+                .bind(record.left_queue_at.map(ts))
+                .bind(record.ended_at.map(ts))
+                .bind(record.wait_ms)
+                .bind(record.talk_ms)
+                .bind(apply::outcome_name(record.outcome))
+                .bind(apply::phase_name(record.phase))
+                .bind(record.reconciled)
+                .bind(row.queue_id.map(id))
+                .bind(row.item_id.map(id))
+                .bind(row.item_note.clone())
+                .bind(row.revisions)
+                .bind(ts(row.created_at))
+                .bind(ts(row.updated_at));
+        }
+        query.execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
 }
 
 /// The tenant's call `key`, if stored.
@@ -582,7 +638,7 @@ async fn list(
     Ok(Page { items: page.items.iter().map(|c| c.stored(tenant)).collect(), next_cursor: page.next_cursor })
 }
 
-fn from_row(row: &SqliteRow) -> StoreResult<CallRow> {
+pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<CallRow> {
     Ok(CallRow {
         id: row.uuid("id")?,
         state: serde_json::from_str(&row.text("state")?).map_err(StoreError::backend)?,

@@ -31,6 +31,32 @@ pub(crate) async fn append(
     .map_err(db)
 }
 
+/// Appends events in their order, one statement per 500.
+pub(crate) async fn append_all(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    events: &[DomainEvent],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for chunk in events.chunks(500) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql =
+            format!("INSERT INTO outbox (tenant_id, event_type, session_id, item_id, payload, created_at) VALUES {rows}");
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(id(tenant))
+                .bind(event.kind.as_str())
+                .bind(id(event.session_id))
+                .bind(event.item_id.map(id))
+                .bind(json(&event.payload))
+                .bind(ts(now));
+        }
+        query.execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn read(
     pool: &SqlitePool,
     tenant: TenantId,

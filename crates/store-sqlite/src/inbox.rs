@@ -5,6 +5,7 @@
 //! Settling is one guarded `UPDATE` on a `SqliteConnection` (see [`complete_on`]), so a later
 //! `complete_in(tx)` can run it inside the processor's own write transaction.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -258,6 +259,31 @@ pub(crate) async fn complete_on(
     .map_err(db)?
     .rows_affected();
     Ok(if done == 1 { Settlement::Completed } else { Settlement::LeaseLost })
+}
+
+/// Settles many leases as done in one statement per 400; returns the messages settled (the
+/// others' leases were lost).
+pub(crate) async fn complete_many(
+    conn: &mut SqliteConnection,
+    leases: &[&InboxLease],
+    now: DateTime<Utc>,
+) -> StoreResult<HashSet<Uuid>> {
+    let mut settled = HashSet::with_capacity(leases.len());
+    for chunk in leases.chunks(400) {
+        let triples = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "UPDATE inbox_messages SET state = 'done', leased_until = NULL, settled_at = ? \
+             WHERE state = 'in_flight' AND (tenant_id, id, claims) IN (VALUES {triples}) RETURNING id"
+        );
+        let mut query = sqlx::query(&sql).bind(ts(now));
+        for lease in chunk {
+            query = query.bind(id(lease.tenant_id)).bind(id(lease.message_id)).bind(i64::from(lease.claim));
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(db)? {
+            settled.insert(row.uuid("id")?);
+        }
+    }
+    Ok(settled)
 }
 
 /// One message of the tenant, in any state.

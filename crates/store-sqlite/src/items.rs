@@ -32,7 +32,8 @@ pub(crate) async fn create(store: &SqliteStore, tenant: TenantId, session_id: Uu
     let now = lineup_store::now_micros();
     let mut tx = store.writer.begin().await.map_err(db)?;
     let session = sessions::load(&mut *tx, tenant, session_id).await?;
-    let (item, event) = insert(&mut tx, tenant, &session, valid, CREATOR, now).await?;
+    let statuses = sessions::statuses(&mut tx, tenant, session.session.id).await?;
+    let (item, event) = insert(&mut tx, tenant, &session, &statuses, valid, CREATOR, now).await?;
     events::append(&mut tx, tenant, &event, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(item)
@@ -45,6 +46,7 @@ pub(crate) async fn insert(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     session: &SessionRow,
+    statuses: &[SessionStatus],
     (name, metadata, requested_status): ValidItem,
     created_by: &str,
     now: DateTime<Utc>,
@@ -52,8 +54,7 @@ pub(crate) async fn insert(
     let session_id = session.session.id;
     session.session.ensure_active()?;
     check_metadata(session.metadata_schema.as_ref(), &metadata)?;
-    let statuses = sessions::statuses(&mut *conn, tenant, session_id).await?;
-    let status_id = start_status(&session.machine, &statuses, requested_status)?;
+    let status_id = start_status(&session.machine, statuses, requested_status)?;
     let row = sqlx::query(
         "UPDATE sessions SET item_seq = item_seq + 1 WHERE id = ? \
          RETURNING item_seq, (SELECT prefix FROM queues WHERE queues.id = sessions.queue_id) AS prefix",

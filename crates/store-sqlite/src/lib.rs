@@ -10,6 +10,7 @@ mod access;
 mod agents;
 mod api_keys;
 mod audit;
+mod call_lookups;
 mod calls;
 mod codec;
 mod events;

@@ -42,8 +42,8 @@ impl InboxStore for SqliteStore {
     async fn enqueue_many(&self, tenant: TenantId, new: Vec<NewInboxMessage>) -> StoreResult<Vec<Enqueued>> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let mut out = Vec::with_capacity(new.len());
-        for message in &new {
-            out.push(insert(&mut tx, tenant, message).await?);
+        for chunk in new.chunks(300) {
+            out.extend(insert_many(&mut tx, tenant, chunk).await?);
         }
         tx.commit().await.map_err(db)?;
         Ok(out)
@@ -237,6 +237,42 @@ async fn insert(conn: &mut SqliteConnection, tenant: TenantId, new: &NewInboxMes
     .map_err(db)?
     .rows_affected();
     Ok(if inserted == 1 { Enqueued::New(message_id) } else { Enqueued::Duplicate })
+}
+
+/// Inserts messages in one statement, numbered in their order after every stored message; a
+/// message whose dedup key is stored (or earlier in `new`) is a duplicate.
+async fn insert_many(conn: &mut SqliteConnection, tenant: TenantId, new: &[NewInboxMessage]) -> StoreResult<Vec<Enqueued>> {
+    let last: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM inbox_messages")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; new.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO inbox_messages (id, seq, tenant_id, connection_id, source, call_key, dedup_key, payload, \
+         observed_at, enqueued_at) VALUES {rows} ON CONFLICT (tenant_id, connection_id, dedup_key) DO NOTHING \
+         RETURNING id"
+    );
+    let enqueued_at = ts(lineup_store::now_micros());
+    let mut query = sqlx::query(&sql);
+    for (n, (message, message_id)) in new.iter().zip(&ids).enumerate() {
+        query = query
+            .bind(id(*message_id))
+            .bind(last + 1 + n as i64)
+            .bind(id(tenant))
+            .bind(id(message.connection_id))
+            .bind(message.source.as_str())
+            .bind(&message.call_key)
+            .bind(&message.dedup_key)
+            .bind(json(&message.payload))
+            .bind(ts(stored(message.observed_at)))
+            .bind(enqueued_at.clone());
+    }
+    let mut inserted = HashSet::with_capacity(new.len());
+    for row in query.fetch_all(&mut *conn).await.map_err(db)? {
+        inserted.insert(row.uuid("id")?);
+    }
+    Ok(ids.into_iter().map(|i| if inserted.contains(&i) { Enqueued::New(i) } else { Enqueued::Duplicate }).collect())
 }
 
 /// Marks the leased message done if the lease is still its own: the one statement settling

@@ -109,6 +109,16 @@ async fn start_platform(db: &Database, dir: &Path, key: &str, log: &str) -> Plat
     panic!("lineup serve did not become ready on {addr}");
 }
 
+/// A platform left running by a failing test is killed with it.
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Platform {
     /// SIGKILL: no shutdown, no lease release, transactions cut wherever they are.
     fn kill(mut self) {

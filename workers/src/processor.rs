@@ -194,8 +194,13 @@ impl InboxProcessor {
         applied.into_iter().flatten().collect()
     }
 
-    /// Splits a tenant's messages into lanes by the queue they may touch.
+    /// Splits a tenant's messages into lanes by the queue they may touch; one lane when the
+    /// store writes one transaction at a time (there is nothing to split for).
     async fn lanes(&self, tenant: TenantId, messages: Vec<Claimed>) -> Vec<Vec<Claimed>> {
+        let lanes = self.config.concurrency.min(self.store.concurrent_writers()).max(1);
+        if lanes == 1 {
+            return vec![messages];
+        }
         let keys: Vec<CallKey> = messages.iter().map(|c| c.observation.call).collect();
         let stored = match self.store.call_queues(tenant, &keys).await {
             Ok(stored) => stored,
@@ -223,7 +228,7 @@ impl InboxProcessor {
                 mapped.get(&call.connection)?.get(dn).copied()
             })
         };
-        partition(messages, queue_of, self.config.concurrency.max(1))
+        partition(messages, queue_of, lanes)
     }
 
     /// Applies one lane's messages, a transaction of up to [`ProcessorConfig::transaction`] at a

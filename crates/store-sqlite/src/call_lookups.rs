@@ -1,29 +1,29 @@
-//! What applying calls reads, read once per transaction: the calls of a batch (one statement for
-//! all of them, with their items' sessions), DN mappings, queues' active sessions and sessions'
-//! machines and statuses. Every answer is kept for the rest of the transaction, and the writers
-//! record what they change (a call written, an item placed, a session opened), so later messages
-//! of the batch see the transaction's own writes.
-//!
-//! Changed calls are kept here until the caller writes them ([`Lookups::take_changed`]): once per
-//! transaction when the batch applies at once, once per savepoint otherwise.
+//! What applying calls reads, read once per transaction: the calls of a batch and their items
+//! (one statement each for all of them), DN mappings, queues' active sessions and sessions'
+//! machines and statuses. Every answer is kept for the rest of the transaction, and what the
+//! call path changes (calls, items, history, session counters) is staged here, so later messages
+//! of the batch see the transaction's own changes, and written set-based by
+//! [`Lookups::flush`]: once per transaction when a batch applies at once, once per savepoint
+//! otherwise.
 //!
 //! Nothing else writes in the meantime: SQLite has one writer, and applying calls changes no
-//! session's lifecycle, statuses or machine. After a rolled-back savepoint the caller clears the
-//! lookups, since they may hold what the savepoint wrote.
+//! session's lifecycle, statuses or machine. After a rolled-back savepoint the caller resets the
+//! lookups (everything before it was flushed).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use lineup_domain::call::CallKey;
-use lineup_domain::{SessionStatus, TenantId};
-use lineup_store::{StoreError, StoreResult};
+use lineup_domain::{Item, SessionStatus, TenantId};
+use lineup_store::{Entity, StoreError, StoreResult};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::calls::{from_row, CallRow, COLUMNS};
+use crate::calls::{from_row, write_calls, CallRow, COLUMNS};
 use crate::codec::{db, id, RowExt};
+use crate::item_writes::ItemWrites;
 use crate::sessions::{self, SessionRow};
-use crate::queues;
+use crate::{items, queues};
 
 /// A session with its statuses by order.
 pub(crate) struct SessionParts {
@@ -38,40 +38,47 @@ pub(crate) struct Lookups {
     calls: HashMap<CallKey, Option<CallRow>>,
     /// Calls changed and not written yet, in the order they first changed.
     changed: Vec<CallKey>,
-    /// Items' sessions: `None` when the item or its session is gone.
-    item_sessions: HashMap<Uuid, Option<Uuid>>,
+    /// Items as the transaction has them: `None` when the item or its session is gone.
+    items: HashMap<Uuid, Option<Item>>,
     /// `(connection, DN)` → the mapped queue.
     mappings: HashMap<(Uuid, String), Option<Uuid>>,
     /// Queues: whether active, and their latest active session.
     queues: HashMap<Uuid, (bool, Option<Uuid>)>,
     sessions: HashMap<Uuid, Arc<SessionParts>>,
+    /// Item changes not written yet.
+    pub writes: ItemWrites,
 }
 
 impl Lookups {
-    /// Forgets what was read (after a savepoint rollback), keeping the changed calls not
-    /// written yet.
-    pub fn clear(&mut self) {
-        let changed = std::mem::take(&mut self.changed);
-        let mut calls = HashMap::with_capacity(changed.len());
-        for key in &changed {
-            if let Some(row) = self.calls.remove(key) {
-                calls.insert(*key, row);
-            }
-        }
-        *self = Lookups { calls, changed, ..Lookups::default() };
+    /// Forgets everything, staged changes included (after a savepoint rollback: what came
+    /// before it was flushed).
+    pub fn reset(&mut self) {
+        *self = Lookups::default();
     }
 
-    /// Reads the calls of `keys` (and their items' sessions) in one statement per 400 keys.
+    /// Forgets a session opened under a savepoint that was rolled back.
+    pub fn forget_session(&mut self, queue_id: Uuid, session_id: Uuid) {
+        self.queues.remove(&queue_id);
+        self.sessions.remove(&session_id);
+    }
+
+    /// Writes the staged changes: items, history and counters, then calls.
+    pub async fn flush(&mut self, conn: &mut SqliteConnection, tenant: TenantId) -> StoreResult<()> {
+        self.writes.flush(&mut *conn, tenant).await?;
+        let keys = std::mem::take(&mut self.changed);
+        let rows: Vec<CallRow> = keys.iter().filter_map(|key| self.calls.get(key).cloned().flatten()).collect();
+        write_calls(conn, tenant, rows).await
+    }
+
+    /// Reads the calls of `keys` and their items, in one statement per 400 of each.
     pub async fn preload(&mut self, conn: &mut SqliteConnection, tenant: TenantId, keys: &[CallKey]) -> StoreResult<()> {
         let keys: Vec<CallKey> = keys.iter().filter(|k| !self.calls.contains_key(k)).copied().collect();
+        let mut items = Vec::new();
         for chunk in keys.chunks(400) {
             let pairs = vec!["(?, ?)"; chunk.len()].join(", ");
-            let columns: String = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
             let sql = format!(
-                "SELECT {columns}, c.connection_id, c.call_id, s.id AS item_session FROM calls c \
-                 LEFT JOIN items i ON i.id = c.item_id \
-                 LEFT JOIN sessions s ON s.id = i.session_id AND s.is_deleted = 0 \
-                 WHERE c.tenant_id = ? AND (c.connection_id, c.call_id) IN (VALUES {pairs})"
+                "SELECT {COLUMNS}, connection_id, call_id FROM calls \
+                 WHERE tenant_id = ? AND (connection_id, call_id) IN (VALUES {pairs})"
             );
             let mut query = sqlx::query(&sql).bind(id(tenant));
             for key in chunk {
@@ -85,10 +92,16 @@ impl Lookups {
                     .map_err(|e| StoreError::Backend(format!("calls.call_id out of range: {e}")))?;
                 let key = CallKey { connection: row.uuid("connection_id")?, call_id };
                 let call = from_row(&row)?;
-                if let Some(item) = call.item_id {
-                    self.item_sessions.insert(item, row.opt_uuid("item_session")?);
-                }
+                items.extend(call.item_id.filter(|item| !self.items.contains_key(item)));
                 self.calls.insert(key, Some(call));
+            }
+        }
+        for chunk in items.chunks(400) {
+            for item in chunk {
+                self.items.insert(*item, None);
+            }
+            for (item, _) in items::load_many(&mut *conn, tenant, chunk).await? {
+                self.items.insert(item.id, Some(item));
             }
         }
         Ok(())
@@ -102,19 +115,12 @@ impl Lookups {
         Ok(self.calls.get(&key).cloned().flatten())
     }
 
-    /// Records a call as changed: later lookups see it, [`Lookups::take_changed`] hands it to
-    /// the writer.
+    /// Records a call as changed: later lookups see it, [`Lookups::flush`] writes it.
     pub fn changed_call(&mut self, key: CallKey, row: CallRow) {
         if !self.changed.contains(&key) {
             self.changed.push(key);
         }
         self.calls.insert(key, Some(row));
-    }
-
-    /// The calls changed since the last call, each once, as they stand now.
-    pub fn take_changed(&mut self) -> Vec<CallRow> {
-        let keys = std::mem::take(&mut self.changed);
-        keys.iter().filter_map(|key| self.calls.get(key).cloned().flatten()).collect()
     }
 
     /// The queue a DN of the connection feeds, if it is mapped.
@@ -191,32 +197,22 @@ impl Lookups {
         Ok(parts)
     }
 
-    /// The session of a call's item, unless the item or its session is gone (deleted).
-    pub async fn item_session(
-        &mut self,
-        conn: &mut SqliteConnection,
-        tenant: TenantId,
-        item_id: Uuid,
-    ) -> StoreResult<Option<Uuid>> {
-        if let Some(found) = self.item_sessions.get(&item_id) {
-            return Ok(*found);
+    /// A call's item as the transaction has it, unless it or its session is gone (deleted).
+    pub async fn item(&mut self, conn: &mut SqliteConnection, tenant: TenantId, item_id: Uuid) -> StoreResult<Option<Item>> {
+        if let Some(found) = self.items.get(&item_id) {
+            return Ok(found.clone());
         }
-        let row = sqlx::query(
-            "SELECT i.session_id FROM items i JOIN sessions s ON s.id = i.session_id \
-             WHERE i.tenant_id = ? AND i.id = ? AND s.is_deleted = 0",
-        )
-        .bind(id(tenant))
-        .bind(id(item_id))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-        let session = row.map(|r| r.uuid("session_id")).transpose()?;
-        self.item_sessions.insert(item_id, session);
-        Ok(session)
+        let item = match items::load(&mut *conn, tenant, item_id).await {
+            Ok((item, _)) => Some(item),
+            Err(StoreError::NotFound(Entity::Item)) => None,
+            Err(e) => return Err(e),
+        };
+        self.items.insert(item_id, item.clone());
+        Ok(item)
     }
 
-    /// Records an item's session (an item just placed).
-    pub fn placed_item(&mut self, item_id: Uuid, session_id: Uuid) {
-        self.item_sessions.insert(item_id, Some(session_id));
+    /// Records an item as the transaction changed it (placed or moved).
+    pub fn changed_item(&mut self, item: Item) {
+        self.items.insert(item.id, Some(item));
     }
 }

@@ -108,7 +108,7 @@ impl CallStore for SqliteStore {
         }
         let mut lookups = Lookups::default();
         let (applied, events) = merge(&mut tx, &mut lookups, tenant, key, observations, now).await?;
-        write_calls(&mut tx, tenant, lookups.take_changed()).await?;
+        lookups.flush(&mut tx, tenant).await?;
         events::append_all(&mut tx, tenant, &events, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(applied)
@@ -294,7 +294,7 @@ async fn apply_at_once(
             }
         }
     }
-    write_calls(&mut tx, tenant, lookups.take_changed()).await?;
+    lookups.flush(&mut tx, tenant).await?;
     events::append_all(&mut tx, tenant, &events, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(Some(results))
@@ -327,7 +327,7 @@ async fn apply_one_by_one(
         let observations = std::slice::from_ref(&message.observation);
         let merged = match merge(&mut savepoint, &mut lookups, tenant, message.observation.call, observations, now).await
         {
-            Ok(merged) => write_calls(&mut savepoint, tenant, lookups.take_changed()).await.map(|()| merged),
+            Ok(merged) => lookups.flush(&mut savepoint, tenant).await.map(|()| merged),
             Err(e) => Err(e),
         };
         match merged {
@@ -338,7 +338,7 @@ async fn apply_one_by_one(
             }
             Err(e) => {
                 savepoint.rollback().await.map_err(db)?;
-                lookups.clear();
+                lookups.reset();
                 results.push(BatchApplied::Failed(e.to_string()));
             }
         }
@@ -405,7 +405,7 @@ async fn merge(
             let item = placed.take();
             item_moves = move_item(conn, lookups, tenant, item_id, item, record.phase, now, &mut events).await?;
         }
-        let session_id = lookups.item_session(&mut *conn, tenant, item_id).await?;
+        let session_id = lookups.item(&mut *conn, tenant, item_id).await?.map(|item| item.session_id);
         if let (Some(session_id), Some(queue_id)) = (session_id, row.queue_id) {
             events.push(DomainEvent::call_updated(session_id, item_id, queue_id, &record));
         }
@@ -415,9 +415,9 @@ async fn merge(
     Ok((AppliedCall { call, changed: true, item_created, item_moves, lease_lost: false }, events))
 }
 
-/// Makes the call's item under a savepoint: `Err(note)` when the domain refuses it (inactive
-/// queue, metadata the schema refuses), and then nothing of the attempt is kept (not even a
-/// session it opened).
+/// Makes the call's item: `Err(note)` when the domain refuses it (inactive queue, metadata the
+/// schema refuses), and then nothing of the attempt is kept (not even a session it opened: the
+/// opening is under a savepoint).
 async fn place_item(
     conn: &mut SqliteConnection,
     lookups: &mut Lookups,
@@ -430,41 +430,39 @@ async fn place_item(
     if !active {
         return Ok(Err(DomainError::QueueInactive.to_string()));
     }
+    if let Some(session_id) = latest {
+        return match place(conn, lookups, tenant, session_id, record, now).await {
+            Err(StoreError::Domain(refused)) => Ok(Err(refused.to_string())),
+            placed => placed.map(Ok),
+        };
+    }
     let mut savepoint = conn.begin().await.map_err(db)?;
-    match place(&mut savepoint, lookups, tenant, queue_id, latest, record, now).await {
+    let name = apply::session_name(record, now);
+    let opened = sessions::open(&mut savepoint, tenant, queue_id, Some(name), now).await?;
+    lookups.opened_session(queue_id, opened.id);
+    match place(&mut savepoint, lookups, tenant, opened.id, record, now).await {
         Ok(placed) => {
             savepoint.commit().await.map_err(db)?;
             Ok(Ok(placed))
         }
         Err(StoreError::Domain(refused)) => {
             savepoint.rollback().await.map_err(db)?;
-            lookups.clear();
+            lookups.forget_session(queue_id, opened.id);
             Ok(Err(refused.to_string()))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Adds the call's item, in `Waiting`, to the queue's latest active session (`latest`), opening
-/// one when it has none.
+/// Stages the call's item, in `Waiting`, in `session_id` (its queue's latest active session).
 async fn place(
     conn: &mut SqliteConnection,
     lookups: &mut Lookups,
     tenant: TenantId,
-    queue_id: Uuid,
-    latest: Option<Uuid>,
+    session_id: Uuid,
     record: &CallRecord,
     now: DateTime<Utc>,
 ) -> StoreResult<(Item, DomainEvent)> {
-    let session_id = match latest {
-        Some(session_id) => session_id,
-        None => {
-            let name = apply::session_name(record, now);
-            let opened = sessions::open(&mut *conn, tenant, queue_id, Some(name), now).await?;
-            lookups.opened_session(queue_id, opened.id);
-            opened.id
-        }
-    };
     let session = lookups.session(&mut *conn, tenant, session_id).await?;
     let waiting = session
         .statuses
@@ -472,9 +470,10 @@ async fn place(
         .find(|s| s.label == Phase::Waiting.status_label())
         .ok_or_else(|| apply::missing_status(Phase::Waiting))?;
     let valid = apply::new_item(record, waiting.id).validate()?;
-    let placed = items::insert(conn, tenant, &session.row, &session.statuses, valid, CALL_ACTOR, now).await?;
-    lookups.placed_item(placed.0.id, session_id);
-    Ok(placed)
+    let (item, event) =
+        lookups.writes.insert(conn, tenant, &session.row, &session.statuses, valid, CALL_ACTOR, now).await?;
+    lookups.changed_item(item.clone());
+    Ok((item, event))
 }
 
 /// Moves the call's item (`known` when just placed, else read) to `phase`'s status, pushing one
@@ -493,10 +492,9 @@ async fn move_item(
 ) -> StoreResult<Vec<String>> {
     let mut item = match known {
         Some(item) => item,
-        None => match items::load(&mut *conn, tenant, item_id).await {
-            Ok((item, _)) => item,
-            Err(StoreError::NotFound(Entity::Item)) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+        None => match lookups.item(&mut *conn, tenant, item_id).await? {
+            Some(item) => item,
+            None => return Ok(Vec::new()),
         },
     };
     let session = lookups.session(&mut *conn, tenant, item.session_id).await?;
@@ -518,7 +516,10 @@ async fn move_item(
             }
             ItemMove::Direct(label) => status_of(label).ok_or_else(|| apply::missing_status(phase))?,
         };
-        events.push(items::move_to(&mut *conn, tenant, &mut item, to, CALL_ACTOR, now).await?);
+        events.push(lookups.writes.move_to(&mut item, to, CALL_ACTOR, now));
+    }
+    if !moves.is_empty() {
+        lookups.changed_item(item);
     }
     Ok(moves.iter().map(|m| m.name().to_string()).collect())
 }
@@ -539,7 +540,7 @@ const UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET state = excluded.state, his
 
 /// Stores call rows (new or changed) with the record columns derived from their state, 200 rows
 /// a statement.
-async fn write_calls(conn: &mut SqliteConnection, tenant: TenantId, rows: Vec<CallRow>) -> StoreResult<()> {
+pub(crate) async fn write_calls(conn: &mut SqliteConnection, tenant: TenantId, rows: Vec<CallRow>) -> StoreResult<()> {
     for chunk in rows.chunks(200) {
         let placeholders = format!("({})", vec!["?"; 24].join(", "));
         let values = vec![placeholders.as_str(); chunk.len()].join(", ");

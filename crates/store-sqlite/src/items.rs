@@ -116,6 +116,23 @@ pub(crate) async fn load<'e>(
     from_row(&row)
 }
 
+/// The visible items (their sessions not deleted) among `ids`, with their numbers.
+pub(crate) async fn load_many(conn: &mut SqliteConnection, tenant: TenantId, ids: &[Uuid]) -> StoreResult<Vec<(Item, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM items i JOIN sessions s ON s.id = i.session_id \
+         WHERE i.tenant_id = ? AND s.is_deleted = 0 AND i.id IN ({marks})"
+    );
+    let mut query = sqlx::query(&sql).bind(id(tenant));
+    for item in ids {
+        query = query.bind(id(*item));
+    }
+    query.fetch_all(conn).await.map_err(db)?.iter().map(from_row).collect()
+}
+
 pub(crate) async fn get(pool: &SqlitePool, tenant: TenantId, item_id: Uuid) -> StoreResult<Item> {
     Ok(load(pool, tenant, item_id).await?.0)
 }

@@ -15,6 +15,7 @@ mod calls;
 mod codec;
 mod events;
 mod inbox;
+mod item_writes;
 mod items;
 mod logins;
 mod members;
@@ -30,6 +31,7 @@ mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -49,6 +51,17 @@ use codec::db;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The background checkpoint task, stopped when the last clone of the store is dropped.
+    _checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// Aborts the background checkpoint task when dropped.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl SqliteStore {
@@ -76,10 +89,39 @@ impl SqliteStore {
         Self::with_options(options).await
     }
 
+    /// The writer keeps a large page cache and leaves checkpoints to a background task (a
+    /// commit that had to copy the WAL back into the database would wait for it), with its own
+    /// automatic checkpoint only as a backstop when the WAL grows past ~40 MiB.
     async fn with_options(options: SqliteConnectOptions) -> StoreResult<Self> {
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
-        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(db)?;
-        Ok(SqliteStore { writer, reader })
+        let writer_options =
+            options.clone().pragma("cache_size", "-65536").pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string());
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await.map_err(db)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.pragma("cache_size", "-16384"))
+            .await
+            .map_err(db)?;
+        let checkpointer = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| Arc::new(Checkpointer(runtime.spawn(checkpoint_regularly(reader.clone())))));
+        Ok(SqliteStore { writer, reader, _checkpointer: checkpointer })
+    }
+}
+
+/// WAL pages after which a commit checkpoints by itself (when the background task lags).
+const WAL_BACKSTOP_PAGES: u32 = 10_000;
+
+/// How often the background task checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies committed WAL frames into the database file from a reader connection (`PASSIVE`: it
+/// never waits for the writer or readers), until aborted.
+async fn checkpoint_regularly(pool: SqlitePool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::debug!(error = %e, "SQLite background checkpoint failed; the next one retries");
+        }
     }
 }
 
@@ -190,6 +232,10 @@ impl Store for SqliteStore {
     }
     async fn last_event_seq(&self) -> StoreResult<i64> {
         events::last_seq(&self.reader).await
+    }
+
+    fn concurrent_writers(&self) -> usize {
+        1
     }
 
     async fn announce_outbox(&self) -> StoreResult<()> {

@@ -164,6 +164,12 @@ pub trait Store:
     /// rows (PostgreSQL: `NOTIFY`; SQLite: nothing, as one process owns the file). Called after
     /// the commits, at most once per burst of them, not inside each writing transaction.
     async fn announce_outbox(&self) -> StoreResult<()>;
+
+    /// How many writing transactions the backend runs at once: work split into more lanes than
+    /// this only queues (SQLite: 1, its single writer; by default: no limit worth knowing).
+    fn concurrent_writers(&self) -> usize {
+        usize::MAX
+    }
     /// A stream that yields soon after any process announces outbox commits
     /// ([`Store::announce_outbox`]), so readers of the outbox in other processes need not poll
     /// fast (PostgreSQL: `LISTEN`; SQLite: it never yields). A reader must still poll now and

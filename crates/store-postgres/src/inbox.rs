@@ -10,10 +10,12 @@
 //! could disagree (two messages of a call committed out of `seq` order, each picked by another
 //! claimer): the later claim fails on it and is run again, and then sees the first.
 //!
-//! Settling is one guarded `UPDATE` on a `PgConnection` ([`complete_on`]), so a later
-//! `complete_in(tx)` can run it inside the processor's tenant transaction, next to its
-//! queue-core writes.
+//! Settling is one guarded `UPDATE` on a `PgConnection` ([`complete_on`]; [`complete_many`]
+//! settles a batch's leases in one statement, each as strictly), so a later `complete_in(tx)`
+//! can run it inside the processor's tenant transaction, next to its queue-core writes.
+//! Enqueueing many messages is one statement too.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -135,12 +137,43 @@ async fn insert(conn: &mut PgConnection, tenant: TenantId, new: &NewInboxMessage
     Ok(if inserted == 1 { Enqueued::New(id) } else { Enqueued::Duplicate })
 }
 
+/// Inserts messages in one statement, in their order (each draws its `seq` in turn, so the
+/// inbox order follows `new`); a message whose dedup key is stored, or taken earlier in `new`,
+/// is a duplicate.
 async fn insert_all(conn: &mut PgConnection, tenant: TenantId, new: &[NewInboxMessage]) -> StoreResult<Vec<Enqueued>> {
-    let mut out = Vec::with_capacity(new.len());
-    for message in new {
-        out.push(insert(&mut *conn, tenant, message).await?);
+    if new.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
+    let connections: Vec<Uuid> = new.iter().map(|m| m.connection_id).collect();
+    let sources: Vec<&str> = new.iter().map(|m| m.source.as_str()).collect();
+    let call_keys: Vec<&str> = new.iter().map(|m| m.call_key.as_str()).collect();
+    let dedup_keys: Vec<&str> = new.iter().map(|m| m.dedup_key.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = new.iter().map(|m| &m.payload).collect();
+    let observed: Vec<DateTime<Utc>> = new.iter().map(|m| lineup_store::to_micros(m.observed_at)).collect();
+    let inserted: HashSet<Uuid> = sqlx::query_scalar(
+        "INSERT INTO inbox_messages (id, tenant_id, connection_id, source, call_key, dedup_key, payload, \
+         observed_at, enqueued_at) \
+         SELECT m.id, $1, m.connection_id, m.source, m.call_key, m.dedup_key, m.payload, m.observed_at, $2 \
+         FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::timestamptz[]) \
+         WITH ORDINALITY AS m (id, connection_id, source, call_key, dedup_key, payload, observed_at, n) \
+         ORDER BY m.n ON CONFLICT (tenant_id, connection_id, dedup_key) DO NOTHING RETURNING id",
+    )
+    .bind(tenant)
+    .bind(lineup_store::now_micros())
+    .bind(&ids)
+    .bind(&connections)
+    .bind(&sources)
+    .bind(&call_keys)
+    .bind(&dedup_keys)
+    .bind(&payloads)
+    .bind(&observed)
+    .fetch_all(conn)
+    .await
+    .map_err(db)?
+    .into_iter()
+    .collect();
+    Ok(ids.into_iter().map(|id| if inserted.contains(&id) { Enqueued::New(id) } else { Enqueued::Duplicate }).collect())
 }
 
 /// One claim statement, as the connecting role. The candidates: due, and no earlier unsettled
@@ -205,6 +238,36 @@ pub(crate) async fn complete_on(
     .map_err(db)?
     .rows_affected();
     Ok(if done == 1 { Settlement::Completed } else { Settlement::LeaseLost })
+}
+
+/// Settles many leases of the tenant as done in one statement, each exactly as [`complete_on`]
+/// would (in flight, and still under that claim); returns the messages settled (the others'
+/// leases were lost). The leases must be of different messages.
+pub(crate) async fn complete_many(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    leases: &[&InboxLease],
+    now: DateTime<Utc>,
+) -> StoreResult<HashSet<Uuid>> {
+    if leases.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<Uuid> = leases.iter().map(|l| l.message_id).collect();
+    let claims = leases.iter().map(|l| claim_number(l.claim)).collect::<StoreResult<Vec<i32>>>()?;
+    let settled: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE inbox_messages m SET state = 'done', leased_until = NULL, settled_at = $2 \
+         FROM UNNEST($3::uuid[], $4::int4[]) AS l (id, claims) \
+         WHERE m.tenant_id = $1 AND m.id = l.id AND m.claims = l.claims AND m.state = 'in_flight' \
+         RETURNING m.id",
+    )
+    .bind(tenant)
+    .bind(lineup_store::to_micros(now))
+    .bind(&ids)
+    .bind(&claims)
+    .fetch_all(conn)
+    .await
+    .map_err(db)?;
+    Ok(settled.into_iter().collect())
 }
 
 /// Records a failed attempt under a lease that is still the message's own.

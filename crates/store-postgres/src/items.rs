@@ -33,18 +33,21 @@ pub(crate) async fn create(
     let valid = new.validate()?;
     let now = lineup_store::now_micros();
     let session = sessions::load(&mut *conn, tenant, session_id, Lock::Update).await?;
-    let (item, event) = insert(conn, tenant, &session, valid, CREATOR, now).await?;
+    let all = statuses::of_session(&mut *conn, tenant, session_id).await?;
+    let (item, event) = insert(conn, tenant, &session, &all, valid, CREATOR, now).await?;
     events::append(conn, tenant, &event, now).await?;
     Ok(item)
 }
 
-/// Adds an item to `session` (loaded with [`Lock::Update`], and active) with the session's next
-/// number and a first history entry by `created_by`, inside the caller's transaction. Returns
-/// the item and its `item_created` event, which the caller appends to the outbox last.
+/// Adds an item to `session` (locked by the caller's transaction, and active; `all` are its
+/// statuses) with the session's next number and a first history entry by `created_by`, inside
+/// the caller's transaction. Returns the item and its `item_created` event, which the caller
+/// appends to the outbox last.
 pub(crate) async fn insert(
     conn: &mut PgConnection,
     tenant: TenantId,
     session: &SessionRow,
+    all: &[SessionStatus],
     (display_name, metadata, requested_status): ValidItem,
     created_by: &str,
     now: DateTime<Utc>,
@@ -52,7 +55,7 @@ pub(crate) async fn insert(
     let session_id = session.session.id;
     session.session.ensure_active()?;
     check_metadata(session.metadata_schema.as_ref(), &metadata)?;
-    let status_id = start_status(conn, tenant, session, requested_status).await?;
+    let status_id = lineup_domain::item::start_status(&session.machine, all, requested_status)?;
     let numbered = sqlx::query(
         "UPDATE sessions s SET item_seq = s.item_seq + 1 FROM queues q WHERE s.id = $1 AND q.id = s.queue_id \
          RETURNING s.item_seq, q.prefix",
@@ -93,17 +96,6 @@ pub(crate) async fn insert(
     record_move(conn, tenant, item.id, None, status_id, created_by, now).await?;
     let event = DomainEvent::item(EventKind::ItemCreated, &item);
     Ok((item, event))
-}
-
-/// The status a new item starts in (decided by the domain over the session's statuses).
-async fn start_status(
-    conn: &mut PgConnection,
-    tenant: TenantId,
-    session: &SessionRow,
-    requested: Option<Uuid>,
-) -> StoreResult<Uuid> {
-    let all = statuses::of_session(conn, tenant, session.session.id).await?;
-    Ok(lineup_domain::item::start_status(&session.machine, &all, requested)?)
 }
 
 /// Loads a live item of the tenant; with `lock`, the item row is locked for update and its

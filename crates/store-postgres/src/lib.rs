@@ -37,6 +37,8 @@ mod access;
 mod agents;
 mod api_keys;
 mod audit;
+mod call_apply;
+mod call_lookups;
 mod calls;
 mod events;
 mod inbox;

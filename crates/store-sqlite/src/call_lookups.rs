@@ -71,7 +71,12 @@ impl Lookups {
     }
 
     /// Reads the calls of `keys` and their items, in one statement per 400 of each.
-    pub async fn preload(&mut self, conn: &mut SqliteConnection, tenant: TenantId, keys: &[CallKey]) -> StoreResult<()> {
+    pub async fn preload(
+        &mut self,
+        conn: &mut SqliteConnection,
+        tenant: TenantId,
+        keys: &[CallKey],
+    ) -> StoreResult<()> {
         let keys: Vec<CallKey> = keys.iter().filter(|k| !self.calls.contains_key(k)).copied().collect();
         let mut items = Vec::new();
         for chunk in keys.chunks(400) {
@@ -108,7 +113,12 @@ impl Lookups {
     }
 
     /// The stored call `key`, if any.
-    pub async fn call(&mut self, conn: &mut SqliteConnection, tenant: TenantId, key: CallKey) -> StoreResult<Option<CallRow>> {
+    pub async fn call(
+        &mut self,
+        conn: &mut SqliteConnection,
+        tenant: TenantId,
+        key: CallKey,
+    ) -> StoreResult<Option<CallRow>> {
         if !self.calls.contains_key(&key) {
             self.preload(conn, tenant, &[key]).await?;
         }
@@ -198,7 +208,12 @@ impl Lookups {
     }
 
     /// A call's item as the transaction has it, unless it or its session is gone (deleted).
-    pub async fn item(&mut self, conn: &mut SqliteConnection, tenant: TenantId, item_id: Uuid) -> StoreResult<Option<Item>> {
+    pub async fn item(
+        &mut self,
+        conn: &mut SqliteConnection,
+        tenant: TenantId,
+        item_id: Uuid,
+    ) -> StoreResult<Option<Item>> {
         if let Some(found) = self.items.get(&item_id) {
             return Ok(found.clone());
         }

@@ -23,8 +23,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
-use crate::codec::{db, id, json, ts, RowExt};
 use crate::call_lookups::Lookups;
+use crate::codec::{db, id, json, ts, RowExt};
 use crate::inbox::{complete_many, complete_on};
 use crate::paging::{bind_after, keyset};
 use crate::{events, items, sessions, SqliteStore};
@@ -325,11 +325,11 @@ async fn apply_one_by_one(
             continue;
         }
         let observations = std::slice::from_ref(&message.observation);
-        let merged = match merge(&mut savepoint, &mut lookups, tenant, message.observation.call, observations, now).await
-        {
-            Ok(merged) => lookups.flush(&mut savepoint, tenant).await.map(|()| merged),
-            Err(e) => Err(e),
-        };
+        let merged =
+            match merge(&mut savepoint, &mut lookups, tenant, message.observation.call, observations, now).await {
+                Ok(merged) => lookups.flush(&mut savepoint, tenant).await.map(|()| merged),
+                Err(e) => Err(e),
+            };
         match merged {
             Ok((applied, mut made)) => {
                 savepoint.commit().await.map_err(db)?;
@@ -347,7 +347,6 @@ async fn apply_one_by_one(
     tx.commit().await.map_err(db)?;
     Ok(results)
 }
-
 
 /// Merges the observations into the call inside the caller's write transaction and carries the
 /// change into the call's item; returns what it did and the events to append. Unchanged: nothing
@@ -511,9 +510,7 @@ async fn move_item(
     let moves = apply::item_moves(&session.row.machine, &current.label, phase);
     for step in &moves {
         let to = match step {
-            ItemMove::Transition(name) => {
-                items::resolve_move(&session.row, statuses, &item, &ItemMove::request(name))?
-            }
+            ItemMove::Transition(name) => items::resolve_move(&session.row, statuses, &item, &ItemMove::request(name))?,
             ItemMove::Direct(label) => status_of(label).ok_or_else(|| apply::missing_status(phase))?,
         };
         events.push(lookups.writes.move_to(&mut item, to, CALL_ACTOR, now));

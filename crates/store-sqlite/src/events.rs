@@ -40,8 +40,9 @@ pub(crate) async fn append_all(
 ) -> StoreResult<()> {
     for chunk in events.chunks(500) {
         let rows = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql =
-            format!("INSERT INTO outbox (tenant_id, event_type, session_id, item_id, payload, created_at) VALUES {rows}");
+        let sql = format!(
+            "INSERT INTO outbox (tenant_id, event_type, session_id, item_id, payload, created_at) VALUES {rows}"
+        );
         let mut query = sqlx::query(&sql);
         for event in chunk {
             query = query

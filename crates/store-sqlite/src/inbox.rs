@@ -241,7 +241,11 @@ async fn insert(conn: &mut SqliteConnection, tenant: TenantId, new: &NewInboxMes
 
 /// Inserts messages in one statement, numbered in their order after every stored message; a
 /// message whose dedup key is stored (or earlier in `new`) is a duplicate.
-async fn insert_many(conn: &mut SqliteConnection, tenant: TenantId, new: &[NewInboxMessage]) -> StoreResult<Vec<Enqueued>> {
+async fn insert_many(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    new: &[NewInboxMessage],
+) -> StoreResult<Vec<Enqueued>> {
     let last: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM inbox_messages")
         .fetch_one(&mut *conn)
         .await

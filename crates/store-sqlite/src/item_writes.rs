@@ -4,6 +4,7 @@
 //! API applies (`items.rs`): an active session, metadata the schema accepts, the machine's start
 //! status, numbering per session; only the IO is batched.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -71,7 +72,13 @@ impl ItemWrites {
             metadata,
             created_at: now,
         };
-        self.history.push(HistoryRow { item_id: item.id, from: None, to: status_id, actor: created_by.into(), at: now });
+        self.history.push(HistoryRow {
+            item_id: item.id,
+            from: None,
+            to: status_id,
+            actor: created_by.into(),
+            at: now,
+        });
         self.inserted.push((item.clone(), number));
         let event = DomainEvent::item(EventKind::ItemCreated, &item);
         Ok((item, event))
@@ -93,20 +100,27 @@ impl ItemWrites {
     }
 
     /// The session's next item number (its counter read once per transaction).
-    async fn next_number(&mut self, conn: &mut SqliteConnection, tenant: TenantId, session_id: Uuid) -> StoreResult<i64> {
-        if !self.counters.contains_key(&session_id) {
-            let row = sqlx::query(
-                "SELECT s.item_seq, q.prefix FROM sessions s JOIN queues q ON q.id = s.queue_id \
-                 WHERE s.tenant_id = ? AND s.id = ?",
-            )
-            .bind(id(tenant))
-            .bind(id(session_id))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db)?;
-            self.counters.insert(session_id, (row.int("item_seq")?, row.text("prefix")?));
-        }
-        let counter = self.counters.get_mut(&session_id).expect("read above");
+    async fn next_number(
+        &mut self,
+        conn: &mut SqliteConnection,
+        tenant: TenantId,
+        session_id: Uuid,
+    ) -> StoreResult<i64> {
+        let counter = match self.counters.entry(session_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(unknown) => {
+                let row = sqlx::query(
+                    "SELECT s.item_seq, q.prefix FROM sessions s JOIN queues q ON q.id = s.queue_id \
+                     WHERE s.tenant_id = ? AND s.id = ?",
+                )
+                .bind(id(tenant))
+                .bind(id(session_id))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+                unknown.insert((row.int("item_seq")?, row.text("prefix")?))
+            }
+        };
         counter.0 += 1;
         if !self.counted.contains(&session_id) {
             self.counted.push(session_id);

@@ -117,7 +117,11 @@ pub(crate) async fn load<'e>(
 }
 
 /// The visible items (their sessions not deleted) among `ids`, with their numbers.
-pub(crate) async fn load_many(conn: &mut SqliteConnection, tenant: TenantId, ids: &[Uuid]) -> StoreResult<Vec<(Item, i64)>> {
+pub(crate) async fn load_many(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> StoreResult<Vec<(Item, i64)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::api_keys::routes())
         .merge(routes::tenant::routes())
         .merge(routes::audit::routes())
+        .merge(routes::analytics::routes())
         .merge(routes::queues::routes())
         .merge(routes::schedules::routes())
         .merge(routes::sessions::routes())

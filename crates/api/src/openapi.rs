@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{Problem, ProblemResponse};
 use crate::extract::{AuditSort, DeadLetterSort, ItemSort, NameSort, Order, SessionSort};
 use crate::routes::{
-    self, api_keys, audit, auth, health, inbox, items, pbx, queues, schedules, sessions, templates, tenant, users,
-    webhooks,
+    self, analytics, api_keys, audit, auth, health, inbox, items, pbx, queues, schedules, sessions, templates, tenant,
+    users, webhooks,
 };
 use crate::{live, sse};
 
@@ -44,6 +44,7 @@ use crate::{live, sse};
         api_keys::create_api_key, api_keys::list_api_keys, api_keys::get_api_key, api_keys::revoke_api_key,
         tenant::get_tenant, tenant::update_tenant,
         audit::list_audit,
+        analytics::staffing,
         queues::create_queue, queues::list_queues, queues::get_queue, queues::update_queue,
         queues::deactivate_queue,
         schedules::get_session_schedule, schedules::put_session_schedule, schedules::delete_session_schedule,
@@ -100,6 +101,7 @@ use crate::{live, sse};
         (name = "api-keys", description = "API keys for integrations (admins)"),
         (name = "tenant", description = "The caller's tenant and its settings"),
         (name = "audit", description = "The audit log of administrative changes (admins)"),
+        (name = "analytics", description = "Reporting figures and staffing (admins, supervisors, analysts)"),
         (name = "pbx", description = "Connections to the tenant's 3CX and their queue mappings (admins)"),
         (name = "inbox", description = "Records read from the PBX awaiting processing, and dead letters (admins)"),
         (name = "webhooks", description = "Outbound webhooks: signed deliveries of the tenant's events, their log (admins)"),
@@ -155,6 +157,7 @@ pub const OPERATION_PERMISSIONS: &[(&str, &str, Option<Permission>)] = {
         ("get", "/api/v1/tenant", Some(TenantRead)),
         ("patch", "/api/v1/tenant", Some(TenantManage)),
         ("get", "/api/v1/audit", Some(AuditRead)),
+        ("get", "/api/v1/analytics/staffing", Some(AnalyticsRead)),
         ("post", "/api/v1/queues", Some(QueueManage)),
         ("get", "/api/v1/queues", Some(QueueRead)),
         ("get", "/api/v1/queues/{id}", Some(QueueRead)),

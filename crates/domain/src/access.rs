@@ -57,6 +57,7 @@ impl Role {
             ItemCreate => matches!(self, Admin | Supervisor | Agent | Kiosk),
             ItemUpdate => matches!(self, Admin | Supervisor | Agent),
             TemplateRead => matches!(self, Admin | Supervisor | Analyst | Agent),
+            AnalyticsRead => matches!(self, Admin | Supervisor | Analyst),
             QueueManage | SessionManage | TemplateManage => matches!(self, Admin | Supervisor),
             TenantManage | UserManage | ApiKeyManage | AuditRead | PbxManage | InboxManage | WebhookManage => {
                 matches!(self, Admin)
@@ -92,11 +93,12 @@ pub enum Permission {
     InboxManage,
     WebhookManage,
     LiveRead,
+    AnalyticsRead,
 }
 
 impl Permission {
     /// Every permission, in the row order of the matrix.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::QueueRead,
         Permission::QueueManage,
         Permission::SessionRead,
@@ -115,6 +117,7 @@ impl Permission {
         Permission::InboxManage,
         Permission::WebhookManage,
         Permission::LiveRead,
+        Permission::AnalyticsRead,
     ];
 
     /// The dotted name used in docs and `403` problems.
@@ -138,6 +141,7 @@ impl Permission {
             Permission::InboxManage => "inbox.manage",
             Permission::WebhookManage => "webhook.manage",
             Permission::LiveRead => "live.read",
+            Permission::AnalyticsRead => "analytics.read",
         }
     }
 
@@ -170,6 +174,7 @@ impl Permission {
                 "create, change and delete outbound webhooks; read their delivery log and redeliver"
             }
             Permission::LiveRead => "watch the live queue, overview and agent channels (SSE and WebSocket)",
+            Permission::AnalyticsRead => "read reporting figures and staffing calculations",
         }
     }
 }

@@ -758,6 +758,29 @@ export interface SessionStatusPatch {
   order?: number | null;
 }
 
+/** What one staffing level gives. */
+export interface StaffingLevel {
+  agents: number;
+  /** Share of calls answered within the threshold (0 when the agents can't keep up). */
+  serviceLevel: number;
+  /** Probability that a call waits at all (Erlang C). */
+  probabilityOfWaiting: number;
+  /** Average speed of answer over all calls, seconds; absent when the agents can't keep up. */
+  averageSpeedOfAnswerSecs?: number | null;
+  /** Traffic / agents. */
+  occupancy: number;
+}
+
+/** The agents needed for the target, and the levels around it to compare. */
+export interface StaffingPlan {
+  /** Offered load in Erlangs: calls × AHT / interval. */
+  trafficErlangs: number;
+  /** The fewest agents meeting the target (and the occupancy cap, when given). */
+  agentsNeeded: number;
+  /** The levels from two agents fewer to three more than needed (never below one agent). */
+  levels: StaffingLevel[];
+}
+
 /** The request to move an item: either to a status id or by a named transition (exactly one). */
 export interface StatusChangeRequest {
   statusId?: string | null;

@@ -61,6 +61,7 @@ pub mod need {
         InboxManage,
         WebhookManage,
         LiveRead,
+        AnalyticsRead,
     );
 
     /// Requires a valid credential of any role (`/me`, logout, stream tickets).

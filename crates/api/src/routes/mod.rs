@@ -1,6 +1,7 @@
 //! The REST handlers, one module per resource. A handler parses, calls the store, bumps the
 //! notifier after a committed change, and maps the result; nothing else.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -1,6 +1,7 @@
 //! HTTP tests: the real router on a loopback port over real stores (SQLite in a temporary file,
 //! PostgreSQL from `LINEUP_TEST_DATABASE_URL`), spoken to with reqwest.
 
+mod analytics;
 mod auth;
 mod broken;
 mod common;

@@ -14,7 +14,9 @@
 //! (`acquire_lease`, `release_lease`, `list_leases`): global infrastructure without a tenant, on
 //! a table the app role has no privilege on. So do the outbox dispatcher's calls (`read_outbox`,
 //! the outbox cursors, `webhook_tenants`, `claim_due_deliveries`): it serves every tenant, and
-//! creates and settles each delivery in its tenant's transaction afterwards. A mutating call locks what it
+//! creates and settles each delivery in its tenant's transaction afterwards. So does the tally
+//! aggregator's `changed_calls`: it reads the changed calls of every tenant, and writes each
+//! tenant's tallies in that tenant's transaction afterwards. A mutating call locks what it
 //! changes (the queue row for session numbers, the session row for item numbers), lets
 //! `lineup-domain` decide, writes its audit entry in the same transaction, and writes its outbox
 //! rows last, under one advisory lock, so event sequence numbers grow in commit order.
@@ -52,6 +54,7 @@ mod rows;
 mod schedules;
 mod sessions;
 mod statuses;
+mod tallies;
 mod templates;
 mod tenants;
 mod tickets;

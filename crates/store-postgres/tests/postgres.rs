@@ -11,7 +11,7 @@ use lineup_store::conformance::access::{login, new_api_key, new_member, token};
 use lineup_store::conformance::fixture;
 use lineup_store::conformance::pbx::new_pbx_connection;
 use lineup_store::conformance::webhooks::new_webhook;
-use lineup_store::{DynStore, EventScope, InboxSource, NewInboxMessage, NewStreamTicket, Store};
+use lineup_store::{DynStore, EventScope, InboxSource, NewInboxMessage, NewStreamTicket, Store, TallyBucket, TallyRow};
 use lineup_store_postgres::PostgresStore;
 use uuid::Uuid;
 
@@ -185,6 +185,9 @@ async fn populated_tenant(store: &DynStore) -> (Uuid, Uuid) {
     store.put_checkpoint(f.tenant, pbx.id, "history", &serde_json::json!({"readUpTo": now}), now).await.unwrap();
     let schedule = SessionScheduleSpec::new("0 0 6 * * *", "Day {date}").unwrap();
     store.put_session_schedule(f.tenant, f.queue.id, schedule, now).await.unwrap();
+    let row = TallyRow { agent_dn: None, offered: 1, tally: serde_json::json!({"offered": 1}) };
+    let bucket = TallyBucket { queue_id: f.queue.id, bucket_start: now, rows: vec![row], calls: vec![call] };
+    store.replace_tally_bucket(f.tenant, &bucket, now).await.unwrap();
     (f.tenant, member.id)
 }
 

@@ -62,7 +62,7 @@ impl CallRow {
         }
     }
 
-    fn stored(&self, tenant: TenantId) -> StoredCall {
+    pub(crate) fn stored(&self, tenant: TenantId) -> StoredCall {
         StoredCall {
             tenant_id: tenant,
             record: self.state.record(),

@@ -24,6 +24,7 @@ mod pbx;
 mod queues;
 mod schedules;
 mod sessions;
+mod tallies;
 mod templates;
 mod tenants;
 mod tickets;

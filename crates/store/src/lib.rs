@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod page;
 pub mod pbx;
 pub mod schedules;
+pub mod tallies;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -40,6 +41,9 @@ pub use inbox::{
 pub use page::{Cursor, CursorValue, Page, PageRequest, SortKey, SortOrder};
 pub use pbx::{EnabledPbxConnection, PbxStore};
 pub use schedules::{DueSchedule, RotateOutcome, ScheduleStore};
+pub use tallies::{
+    AgentScope, ChangedCallCursor, StoredTally, TallyBucket, TallyFilter, TallyMark, TallyRow, TallyStore,
+};
 pub use webhooks::{AttemptOutcome, AttemptRecorded, ClaimedDelivery, DeliveryScope, WebhookStore};
 
 /// Result of a store call.
@@ -81,7 +85,7 @@ pub struct ItemFilter {
 /// that also writes the outbox rows of the events it causes; a refused change stores nothing.
 #[async_trait]
 pub trait Store:
-    AccessStore + CallStore + InboxStore + PbxStore + ScheduleStore + WebhookStore + Send + Sync + 'static
+    AccessStore + CallStore + InboxStore + PbxStore + ScheduleStore + TallyStore + WebhookStore + Send + Sync + 'static
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

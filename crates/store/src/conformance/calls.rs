@@ -27,15 +27,15 @@ use crate::{
 };
 
 /// A tenant whose PBX connection maps DN 800 to queue `C` of the "call" template.
-struct Line {
+pub(super) struct Line {
     store: DynStore,
-    tenant: Uuid,
-    queue: Queue,
+    pub(super) tenant: Uuid,
+    pub(super) queue: Queue,
     connection: Uuid,
 }
 
 impl Line {
-    async fn new(store: &DynStore) -> Line {
+    pub(super) async fn new(store: &DynStore) -> Line {
         Line::with_template(store, call_template("Calls")).await
     }
 
@@ -56,15 +56,15 @@ impl Line {
         self.store.set_pbx_queue_mappings(&system(), self.tenant, self.connection, mappings).await.unwrap();
     }
 
-    fn key(&self, call_id: i32) -> CallKey {
+    pub(super) fn key(&self, call_id: i32) -> CallKey {
         CallKey { connection: self.connection, call_id }
     }
 
-    async fn apply(&self, key: CallKey, observations: &[Observation]) -> AppliedCall {
+    pub(super) async fn apply(&self, key: CallKey, observations: &[Observation]) -> AppliedCall {
         self.store.apply_call_observations(self.tenant, key, observations, None, now_micros()).await.unwrap()
     }
 
-    async fn session(&self) -> lineup_domain::Session {
+    pub(super) async fn session(&self) -> lineup_domain::Session {
         self.store.create_session(self.tenant, self.queue.id, NewSession::default()).await.unwrap()
     }
 
@@ -104,7 +104,7 @@ fn history(key: CallKey, s: i64, facts: ReconciledCall) -> Observation {
 }
 
 /// What the poller sees of a call answered by 101 and ended a minute later.
-fn answered_call(key: CallKey) -> Vec<Observation> {
+pub(super) fn answered_call(key: CallKey) -> Vec<Observation> {
     vec![
         seen(key, 0, ObservationKind::Appeared { caller: "+4930123".into(), callee: "800".into() }),
         seen(key, 1, ObservationKind::EnteredQueue { queue_dn: "800".into() }),

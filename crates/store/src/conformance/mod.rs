@@ -20,6 +20,7 @@ pub mod items;
 pub mod pbx;
 pub mod queue;
 pub mod schedules;
+pub mod tallies;
 pub mod webhooks;
 
 use lineup_domain::{
@@ -47,6 +48,10 @@ macro_rules! conformance_suite {
             session_status_relabels_carry_into_the_machine,
             another_tenants_objects_are_not_found,
             foreign_cursors_and_sort_keys_are_refused,
+        );
+        $crate::conformance_suite!(@each $factory; tallies;
+            tally_buckets_are_replaced_whole_and_listed_by_queue_agent_and_period,
+            changed_calls_are_read_in_change_order_after_a_cursor,
         );
         $crate::conformance_suite!(@each $factory; items;
             item_numbers_restart_in_every_session,

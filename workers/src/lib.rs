@@ -15,6 +15,7 @@
 //! This crate owns scheduling and IO against 3CX and the store. It must not decide call rules
 //! (`lineup-domain::call` does) nor write SQL (the store does).
 
+pub mod aggregate;
 pub mod clock;
 pub mod connection;
 pub mod dispatcher;

@@ -121,7 +121,8 @@ mod tests {
     const RULES: TallyRules = TallyRules { service_level_secs: 20, short_abandon_secs: 5 };
 
     fn at(minute: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000 - 1_800_000_000 % 900, 0).unwrap() + TimeDelta::minutes(minute)
+        // 1_800_000_000 s is a whole quarter hour (a multiple of 900).
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + TimeDelta::minutes(minute)
     }
 
     fn call(
@@ -203,7 +204,7 @@ mod tests {
         let moved = call(1, Some(queue), 20, CallOutcome::Answered, Some("101"), 10);
         let mark = TallyMark { queue_id: queue, bucket_start: at(0) };
         let marks = HashMap::from([((moved.tenant_id, moved.record.key), mark)]);
-        let dirty = dirty_buckets(&[moved.clone()], &marks);
+        let dirty = dirty_buckets(std::slice::from_ref(&moved), &marks);
         let tenant = moved.tenant_id;
         assert_eq!(dirty, BTreeSet::from([(tenant, queue, at(0)), (tenant, queue, at(15))]));
         let mut waiting = moved;

@@ -54,6 +54,51 @@ impl TallyStore for PostgresStore {
             .collect()
     }
 
+    async fn aggregation_cursor(&self, name: &str) -> StoreResult<Option<ChangedCallCursor>> {
+        let row = sqlx::query(
+            "SELECT updated_at, call_tenant_id, connection_id, call_id FROM aggregation_cursors WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|row| {
+            Ok(ChangedCallCursor {
+                updated_at: col(&row, "updated_at")?,
+                tenant_id: col(&row, "call_tenant_id")?,
+                call: CallKey { connection: col(&row, "connection_id")?, call_id: col(&row, "call_id")? },
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_aggregation_cursor(
+        &self,
+        name: &str,
+        cursor: ChangedCallCursor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO aggregation_cursors (name, updated_at, call_tenant_id, connection_id, call_id, saved_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET updated_at = EXCLUDED.updated_at, \
+             call_tenant_id = EXCLUDED.call_tenant_id, connection_id = EXCLUDED.connection_id, call_id = EXCLUDED.call_id, \
+             saved_at = EXCLUDED.saved_at \
+             WHERE (EXCLUDED.updated_at, EXCLUDED.call_tenant_id, EXCLUDED.connection_id, EXCLUDED.call_id) \
+                 > (aggregation_cursors.updated_at, aggregation_cursors.call_tenant_id, \
+                    aggregation_cursors.connection_id, aggregation_cursors.call_id)",
+        )
+        .bind(name)
+        .bind(lineup_store::to_micros(cursor.updated_at))
+        .bind(cursor.tenant_id)
+        .bind(cursor.call.connection)
+        .bind(cursor.call.call_id)
+        .bind(lineup_store::to_micros(now))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(db)
+    }
+
     async fn tally_marks(&self, tenant: TenantId, calls: &[CallKey]) -> StoreResult<HashMap<CallKey, TallyMark>> {
         in_tenant!(&self.pool, tenant, marks, calls)
     }

@@ -95,7 +95,7 @@ async fn a_reader_resuming_after_the_last_seen_seq_misses_no_event() {
 
 /// Tables without a tenant that the app role must not touch at all (worker leases and outbox
 /// cursors serve every tenant's workers and are used as the owner).
-const GLOBAL_TABLES: [&str; 3] = ["_sqlx_migrations", "worker_leases", "outbox_cursors"];
+const GLOBAL_TABLES: [&str; 4] = ["_sqlx_migrations", "worker_leases", "outbox_cursors", "aggregation_cursors"];
 
 /// Every table of the schema that carries a `tenant_id` column, by name: the tables row-level
 /// security must wall off. Read from the catalog, so a new table is checked without being named.

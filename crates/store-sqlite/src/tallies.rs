@@ -165,4 +165,51 @@ impl TallyStore for SqliteStore {
             })
             .collect()
     }
+
+    async fn aggregation_cursor(&self, name: &str) -> StoreResult<Option<ChangedCallCursor>> {
+        let row = sqlx::query(
+            "SELECT updated_at, call_tenant_id, connection_id, call_id FROM aggregation_cursors WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.map(|row| {
+            let call_id = i32::try_from(row.int("call_id")?)
+                .map_err(|e| StoreError::Backend(format!("aggregation_cursors.call_id out of range: {e}")))?;
+            Ok(ChangedCallCursor {
+                updated_at: row.time("updated_at")?,
+                tenant_id: row.uuid("call_tenant_id")?,
+                call: CallKey { connection: row.uuid("connection_id")?, call_id },
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_aggregation_cursor(
+        &self,
+        name: &str,
+        cursor: ChangedCallCursor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO aggregation_cursors (name, updated_at, call_tenant_id, connection_id, call_id, saved_at) \
+             VALUES (?6, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at, \
+             call_tenant_id = excluded.call_tenant_id, connection_id = excluded.connection_id, call_id = excluded.call_id, \
+             saved_at = excluded.saved_at \
+             WHERE (excluded.updated_at, excluded.call_tenant_id, excluded.connection_id, excluded.call_id) \
+                 > (aggregation_cursors.updated_at, aggregation_cursors.call_tenant_id, aggregation_cursors.connection_id, \
+                    aggregation_cursors.call_id)",
+        )
+        .bind(ts(cursor.updated_at))
+        .bind(id(cursor.tenant_id))
+        .bind(id(cursor.call.connection))
+        .bind(cursor.call.call_id)
+        .bind(ts(now))
+        .bind(name)
+        .execute(&self.writer)
+        .await
+        .map(|_| ())
+        .map_err(db)
+    }
 }

@@ -103,4 +103,15 @@ pub trait TallyStore: Send + Sync {
         -> StoreResult<()>;
     /// The tenant's rows matching `filter`, by bucket, queue and agent (queue-wide first).
     async fn list_tallies(&self, tenant: TenantId, filter: &TallyFilter) -> StoreResult<Vec<StoredTally>>;
+    /// Where the aggregator `name` stopped reading changed calls (`None` before it first saved
+    /// one). Cursors are global: the aggregator serves every tenant.
+    async fn aggregation_cursor(&self, name: &str) -> StoreResult<Option<ChangedCallCursor>>;
+    /// Saves the aggregator's position; a cursor before the saved one is ignored (a position
+    /// never goes back).
+    async fn save_aggregation_cursor(
+        &self,
+        name: &str,
+        cursor: ChangedCallCursor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }

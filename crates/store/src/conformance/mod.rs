@@ -52,6 +52,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@each $factory; tallies;
             tally_buckets_are_replaced_whole_and_listed_by_queue_agent_and_period,
             changed_calls_are_read_in_change_order_after_a_cursor,
+            the_aggregation_cursor_is_saved_and_never_goes_back,
         );
         $crate::conformance_suite!(@each $factory; items;
             item_numbers_restart_in_every_session,

@@ -107,3 +107,22 @@ pub async fn changed_calls_are_read_in_change_order_after_a_cursor(store: DynSto
     }
     assert_eq!(seen, [2, 3, 1], "in order of their last change, each once");
 }
+
+pub async fn the_aggregation_cursor_is_saved_and_never_goes_back(store: DynStore) {
+    let line = Line::new(&store).await;
+    let name = format!("test-{}", line.tenant);
+    assert_eq!(store.aggregation_cursor(&name).await.unwrap(), None);
+    let far = |s: i64| DateTime::from_timestamp(4_000_000_000 + s, 0).unwrap();
+    let cursor = |s: i64, call_id: i32| ChangedCallCursor {
+        updated_at: far(s),
+        tenant_id: line.tenant,
+        call: line.key(call_id),
+    };
+    store.save_aggregation_cursor(&name, cursor(10, 5), now_micros()).await.unwrap();
+    assert_eq!(store.aggregation_cursor(&name).await.unwrap(), Some(cursor(10, 5)));
+    store.save_aggregation_cursor(&name, cursor(10, 4), now_micros()).await.unwrap();
+    store.save_aggregation_cursor(&name, cursor(9, 9), now_micros()).await.unwrap();
+    assert_eq!(store.aggregation_cursor(&name).await.unwrap(), Some(cursor(10, 5)), "an older cursor is ignored");
+    store.save_aggregation_cursor(&name, cursor(10, 6), now_micros()).await.unwrap();
+    assert_eq!(store.aggregation_cursor(&name).await.unwrap(), Some(cursor(10, 6)));
+}

@@ -16,6 +16,7 @@
 //! (`lineup-domain::call` does) nor write SQL (the store does).
 
 pub mod aggregate;
+pub mod aggregator;
 pub mod clock;
 pub mod connection;
 pub mod dispatcher;

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
+use crate::aggregator::{Aggregator, AggregatorConfig};
 use crate::clock::PbxClock;
 use crate::connection::PbxLink;
 use crate::dispatcher::{DispatcherConfig, OutboxDispatcher};
@@ -55,6 +56,8 @@ pub struct SupervisorConfig {
     pub reconciler: ReconcilerConfig,
     pub processor: ProcessorConfig,
     pub dispatcher: DispatcherConfig,
+    /// The analytics aggregator (run beside the processor; its `node_id` is this config's).
+    pub analytics: AggregatorConfig,
 }
 
 impl Default for SupervisorConfig {
@@ -72,6 +75,7 @@ impl Default for SupervisorConfig {
             reconciler: ReconcilerConfig::default(),
             processor: ProcessorConfig::default(),
             dispatcher: DispatcherConfig::default(),
+            analytics: AggregatorConfig::default(),
         }
     }
 }
@@ -133,6 +137,9 @@ impl Supervisor {
         if self.config.process {
             let scheduler = SessionScheduler::new(self.store.clone(), self.health.clone(), self.config.schedule_every);
             tasks.push(tokio::spawn(scheduler.run(stopped.clone())));
+            let analytics = AggregatorConfig { node_id: self.config.node_id.clone(), ..self.config.analytics.clone() };
+            let aggregator = Aggregator::new(self.store.clone(), self.health.clone(), analytics);
+            tasks.push(tokio::spawn(aggregator.run(stopped.clone())));
         }
         if self.config.dispatch {
             let mut dispatcher = OutboxDispatcher::new(

@@ -12,7 +12,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use lineup_domain::call::CallKey;
 use lineup_security::{SecretBox, SecretKey};
-use lineup_store::{DynStore, Store};
+use lineup_store::{AgentScope, DynStore, Store, StoredCall, TallyFilter};
+use lineup_workers::aggregate::{fact_of, recompute_bucket};
+use lineup_workers::aggregator::{Aggregator, AggregatorConfig};
 use lineup_workers::reconciler::ReconcilerConfig;
 use lineup_workers::{Health, ProcessorConfig, Supervisor, SupervisorConfig};
 use support::{assert_matches_truth, connect_simulator, every_fault, wait_until_reconciled};
@@ -108,10 +110,34 @@ async fn run_a_simulated_hour(store: DynStore) {
     let stored = wait_until_reconciled(&store, tenant, connection, &truth, Duration::from_secs(90)).await;
     platform.take().unwrap().stop().await;
     let items = assert_matches_truth(&store, tenant, &provisioned.queues, &stored, &truth).await;
+    let buckets = assert_tallies_match_the_calls(&store, tenant, &stored).await;
     let key = CallKey { connection, call_id: truth[0].call_id };
     assert_eq!(store.get_call(tenant, key).await.unwrap().record.key, key);
-    println!("{} calls of a simulated hour stored and reconciled; {items} items", truth.len());
+    println!("{} calls of a simulated hour stored and reconciled; {items} items; {buckets} tally buckets", truth.len());
     connected.sim.stop().await.unwrap();
+}
+
+/// Brings the analytics tallies up to date and checks each of the tenant's buckets equals the
+/// tally recomputed from the stored calls, and that every finished call is counted once; returns
+/// the number of buckets.
+async fn assert_tallies_match_the_calls(store: &DynStore, tenant: Uuid, stored: &[StoredCall]) -> usize {
+    let config = AggregatorConfig::default();
+    let rules = config.rules;
+    Aggregator::new(store.clone(), Health::new(), config).run_once(lineup_store::now_micros()).await.unwrap();
+    let facts: Vec<_> = stored.iter().filter_map(fact_of).collect();
+    assert!(!facts.is_empty(), "the hour has finished, reconciled calls");
+    let from = facts.iter().map(|f| f.entered_at).min().unwrap() - TimeDelta::hours(1);
+    let to = facts.iter().map(|f| f.entered_at).max().unwrap() + TimeDelta::hours(1);
+    let filter = TallyFilter { queue_ids: vec![], agents: AgentScope::Queue, from, to };
+    let tallies = store.list_tallies(tenant, &filter).await.unwrap();
+    let mut counted = 0;
+    for row in &tallies {
+        let expected = recompute_bucket(row.queue_id, row.bucket_start, stored, rules).unwrap();
+        assert_eq!(row.tally, expected.rows[0].tally, "bucket {} of queue {}", row.bucket_start, row.queue_id);
+        counted += row.offered;
+    }
+    assert_eq!(counted as usize, facts.len(), "every finished call counted once");
+    tallies.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

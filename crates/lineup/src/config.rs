@@ -132,6 +132,10 @@ struct FileWorkers {
     history_overlap_minutes: Option<i64>,
     /// Attempts of an inbox message before it is dead-lettered.
     inbox_max_attempts: Option<u32>,
+    /// Analytics: the service-level answer threshold tallies count with, in seconds.
+    service_level_secs: Option<u32>,
+    /// Analytics: abandoned calls that waited less than this many seconds are short abandons.
+    short_abandon_secs: Option<u32>,
 }
 
 /// `[rate_limits]`: a rate of 0 turns that limit off.
@@ -258,6 +262,17 @@ impl FileWorkers {
                 bail!("workers.inbox_max_attempts: must be at least 1");
             }
             c.processor.retry.max_attempts = attempts;
+        }
+        for (value, slot, name) in [
+            (self.service_level_secs, &mut c.analytics.rules.service_level_secs, "workers.service_level_secs"),
+            (self.short_abandon_secs, &mut c.analytics.rules.short_abandon_secs, "workers.short_abandon_secs"),
+        ] {
+            if let Some(secs) = value {
+                if secs > 3600 {
+                    bail!("{name}: {secs} is outside 0..=3600");
+                }
+                *slot = secs;
+            }
         }
         Ok(c)
     }

@@ -117,27 +117,43 @@ async fn run_a_simulated_hour(store: DynStore) {
     connected.sim.stop().await.unwrap();
 }
 
-/// Brings the analytics tallies up to date and checks each of the tenant's buckets equals the
-/// tally recomputed from the stored calls, and that every finished call is counted once; returns
-/// the number of buckets.
+/// Lets an aggregator (this one, or another process's holding the lease on a shared database)
+/// bring the tallies up to date, then checks each of the tenant's buckets equals the tally
+/// recomputed from the stored calls and every finished call is counted once; returns the number
+/// of buckets.
 async fn assert_tallies_match_the_calls(store: &DynStore, tenant: Uuid, stored: &[StoredCall]) -> usize {
     let config = AggregatorConfig::default();
     let rules = config.rules;
-    Aggregator::new(store.clone(), Health::new(), config).run_once(lineup_store::now_micros()).await.unwrap();
+    let aggregator = Aggregator::new(store.clone(), Health::new(), config);
     let facts: Vec<_> = stored.iter().filter_map(fact_of).collect();
     assert!(!facts.is_empty(), "the hour has finished, reconciled calls");
     let from = facts.iter().map(|f| f.entered_at).min().unwrap() - TimeDelta::hours(1);
     let to = facts.iter().map(|f| f.entered_at).max().unwrap() + TimeDelta::hours(1);
     let filter = TallyFilter { queue_ids: vec![], agents: AgentScope::Queue, from, to };
-    let tallies = store.list_tallies(tenant, &filter).await.unwrap();
-    let mut counted = 0;
-    for row in &tallies {
-        let expected = recompute_bucket(row.queue_id, row.bucket_start, stored, rules).unwrap();
-        assert_eq!(row.tally, expected.rows[0].tally, "bucket {} of queue {}", row.bucket_start, row.queue_id);
-        counted += row.offered;
+    let check = || async {
+        let tallies = store.list_tallies(tenant, &filter).await.unwrap();
+        let mut counted = 0;
+        for row in &tallies {
+            let expected = recompute_bucket(row.queue_id, row.bucket_start, stored, rules).unwrap();
+            if row.tally != expected.rows[0].tally {
+                return Err(format!("bucket {} of queue {} differs", row.bucket_start, row.queue_id));
+            }
+            counted += row.offered as usize;
+        }
+        match counted == facts.len() {
+            true => Ok(tallies.len()),
+            false => Err(format!("{counted} of {} finished calls counted", facts.len())),
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        aggregator.tick(lineup_store::now_micros()).await.unwrap();
+        match check().await {
+            Ok(buckets) => return buckets,
+            Err(e) if tokio::time::Instant::now() > deadline => panic!("the tallies do not match the calls: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
     }
-    assert_eq!(counted as usize, facts.len(), "every finished call counted once");
-    tallies.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,21 @@ export interface AgentDocument {
 /** What an agent is doing, in order of precedence. */
 export type AgentState = "available" | "ringing" | "talking" | "wrapUp" | "paused" | "loggedOut";
 
+/**
+ * Time agents spent, summed over the agents a report covers; all zero when unknown, which
+ * makes every agent figure `None`.
+ */
+export interface AgentTime {
+  /** Time logged in to the queue, in ms. */
+  loggedInMs: number;
+  /** Time logged in and free to take a call, in ms. */
+  availableMs: number;
+  /** Time on calls: talk + hold + wrap-up, in ms. */
+  busyMs: number;
+  /** Time logged in but paused, in ms. */
+  pausedMs: number;
+}
+
 /** An agent's day so far. */
 export interface AgentTodayView {
   /** Calls they answered that entered a queue today. */
@@ -149,8 +164,23 @@ export type DeadLetterSort = "createdAt";
 /** Where a delivery is in its life. */
 export type DeliveryState = "pending" | "delivered" | "failed";
 
+/** One figure in two periods and how it moved. */
+export interface Delta {
+  /** The figure in the current period. */
+  current?: number | null;
+  /** The figure in the previous period. */
+  previous?: number | null;
+  /** `current − previous`; `None` when either is `None`. */
+  absolute?: number | null;
+  /** `(current − previous) / |previous|`; `None` when either is `None` or `previous` is zero. */
+  relative?: number | null;
+}
+
 /** The event names of the session and item streams (and of webhooks). */
 export type EventKind = "item_created" | "item_updated" | "item_status_changed" | "session_paused" | "session_resumed" | "session_completed" | "call_updated";
+
+/** The length of a bucket. */
+export type Granularity = "fifteenMinutes" | "hour" | "day";
 
 /** The body of a healthy probe. */
 export interface Health {
@@ -282,6 +312,134 @@ export interface ItemStatusChangedEvent {
   toStatusId: string;
   /** Who made the change. */
   changedBy: string;
+}
+
+/** One bucket of the series. */
+export interface KpiBucket {
+  start: string;
+  kpis: Kpis;
+}
+
+/** Every comparable figure of [`Kpis`] with its [`Delta`]; field names match `Kpis`. */
+export interface KpiComparison {
+  /** Calls offered. */
+  offered: Delta;
+  /** Calls answered. */
+  answered: Delta;
+  /** Calls abandoned. */
+  abandoned: Delta;
+  /** Short abandons. */
+  shortAbandoned: Delta;
+  /** Calls overflowed. */
+  overflowed: Delta;
+  /** Calls dropped. */
+  dropped: Delta;
+  /** Service level (fraction). */
+  serviceLevel: Delta;
+  /** Abandon rate (fraction). */
+  abandonRate: Delta;
+  /** Average speed of answer (ms). */
+  averageSpeedOfAnswerMs: Delta;
+  /** Average wait (ms). */
+  averageWaitMs: Delta;
+  /** Median answered wait (s). */
+  answeredWaitP50: Delta;
+  /** 90th percentile answered wait (s). */
+  answeredWaitP90: Delta;
+  /** Longest wait (s). */
+  longestWaitSecs: Delta;
+  /** Average handle time (ms). */
+  averageHandleTimeMs: Delta;
+  /** Transfers. */
+  transfers: Delta;
+  /** Callbacks. */
+  callbacks: Delta;
+  /** Occupancy (fraction). */
+  occupancy: Delta;
+  /** Utilisation (fraction). */
+  utilisation: Delta;
+  /** Calls per agent hour. */
+  callsPerAgentHour: Delta;
+}
+
+/** The per-queue choices of how the KPIs read a tally. */
+export interface KpiOptions {
+  /** The service-level formula. */
+  formula: ServiceLevelFormula;
+  /** Treat short abandons as never offered (see the [module docs](self) for what changes). */
+  excludeShortAbandons: boolean;
+}
+
+/** KPIs over a period: the total, the series and, when asked, the previous period. */
+export interface KpiReport {
+  from: string;
+  to: string;
+  granularity: Granularity;
+  total: Kpis;
+  series: KpiBucket[];
+  previous?: null | Kpis;
+  comparison?: null | KpiComparison;
+}
+
+/**
+ * The figures of a report; see the [module docs](self) for conventions. Each field's doc gives
+ * its exact formula over the tally's counters.
+ */
+export interface Kpis {
+  /** The thresholds the figures were counted with. */
+  rules: TallyRules;
+  /** The formula and exclusion the figures were read with. */
+  options: KpiOptions;
+  /** Calls offered: every call that entered the queue (minus short abandons when excluded). */
+  offered: number;
+  /** Calls answered. */
+  answered: number;
+  /** Calls abandoned (minus short abandons when excluded). */
+  abandoned: number;
+  /** Short abandons: abandoned with a wait under S, whether excluded or not. */
+  shortAbandoned: number;
+  /** Calls overflowed. */
+  overflowed: number;
+  /** Calls dropped. */
+  dropped: number;
+  /** Answered within T (`A≤T`). */
+  answeredWithinThreshold: number;
+  /** Abandoned within T (`B≤T`; minus short abandons within T when excluded). */
+  abandonedWithinThreshold: number;
+  /** The service level as a fraction, by `options.formula` (see [`ServiceLevelFormula`]). */
+  serviceLevel?: number | null;
+  /** `abandoned / offered` (both as reported above). */
+  abandonRate?: number | null;
+  /** Average speed of answer: `sum of answered waits / answered`, in ms. */
+  averageSpeedOfAnswerMs?: number | null;
+  /** Average wait of all offered calls: `sum of their waits / offered`, in ms. */
+  averageWaitMs?: number | null;
+  /** Percentiles of the waits of answered calls. */
+  answeredWaitPercentiles: WaitPercentiles;
+  /** Percentiles of the waits of all offered calls. */
+  waitPercentiles: WaitPercentiles;
+  /** The longest wait of all offered calls in whole seconds (truncated). */
+  longestWaitSecs?: number | null;
+  /** Average handle time: `(talk + hold + wrap of answered calls) / answered`, in ms. */
+  averageHandleTimeMs?: number | null;
+  /** `talk of answered calls / answered`, in ms. */
+  averageTalkMs?: number | null;
+  /** `hold of answered calls / answered`, in ms. */
+  averageHoldMs?: number | null;
+  /** `wrap-up of answered calls / answered`, in ms. */
+  averageWrapMs?: number | null;
+  /** Calls flagged transferred. */
+  transfers: number;
+  /** Calls flagged callback. */
+  callbacks: number;
+  /** The agent time the agent figures were computed from. */
+  agentTime: AgentTime;
+  /** Occupancy: `busy / (busy + available)`. */
+  occupancy?: number | null;
+  /** Utilisation: `busy / logged_in`. */
+  utilisation?: number | null;
+  /** Calls per agent hour: `answered × 3 600 000 / logged_in_ms`. */
+  callsPerAgentHour?: number | null;
 }
 
 /**
@@ -695,6 +853,9 @@ export interface RefreshRequest {
 /** A member's (or an API key's) role in a tenant. */
 export type Role = "admin" | "supervisor" | "analyst" | "agent" | "kiosk" | "display";
 
+/** How the service level is computed; `A≤T` is answered within T, `B≤T` abandoned within T. */
+export type ServiceLevelFormula = "answeredWithinOverOffered" | "answeredWithinOverOfferedLessShortAbandons" | "answeredWithinOverAnswered" | "answeredAndAbandonedWithinOverOffered";
+
 /** A session of a queue. */
 export interface Session {
   id: string;
@@ -793,6 +954,20 @@ export interface StatusChangeRequest {
 export interface StreamTicket {
   ticket: string;
   expiresAt: string;
+}
+
+/** The thresholds a tally is built with. */
+export interface TallyRules {
+  /**
+   * The service-level threshold T: a call waited "within T" when its counted wait is at most
+   * `T × 1000` ms (exactly 20.000 s is within 20 s; 20.001 s is not).
+   */
+  serviceLevelSecs: number;
+  /**
+   * The short-abandon threshold S: an abandoned call is a short abandon when its counted wait
+   * is strictly less than `S × 1000` ms. `0` means no call is a short abandon.
+   */
+  shortAbandonSecs: number;
 }
 
 /** A template: what every session of a queue using it starts with. */
@@ -911,6 +1086,21 @@ export interface Transition {
 
 /** Where a transition may start: one status, several, or any (`"*"`). */
 export type TransitionFrom = string | string[];
+
+/**
+ * The percentiles reported for a wait population, in whole seconds, by the nearest-rank
+ * definition of [`Tally::wait_percentile_secs`]; `None` for an empty population.
+ */
+export interface WaitPercentiles {
+  /** Median wait. */
+  p50?: number | null;
+  /** 80th percentile. */
+  p80?: number | null;
+  /** 90th percentile. */
+  p90?: number | null;
+  /** 95th percentile. */
+  p95?: number | null;
+}
 
 /** A webhook as the API shows it: everything but the secret. */
 export interface Webhook {

@@ -5,7 +5,9 @@
 //!
 //! PostgreSQL writers may commit out of `updated_at` order, so each tick reads again the changes
 //! of the last [`AggregatorConfig::overlap`] before the cursor: recomputing a bucket twice is
-//! harmless. One node aggregates at a time (the lease [`LEASE`]); the others skip their ticks.
+//! harmless. The saved cursor never passes this node's clock minus the overlap, so a call stamped
+//! by a writer whose clock runs ahead does not make later changes look old (a writer whose clock
+//! runs behind by more than the overlap would still be missed: keep the nodes' clocks in sync). One node aggregates at a time (the lease [`LEASE`]); the others skip their ticks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -142,8 +144,16 @@ impl Aggregator {
                     Err(e) => return Err(e.into()),
                 }
             }
-            if saved.is_none_or(|s| last > s) {
-                self.store.save_aggregation_cursor(LEASE, last, now).await?;
+            // Never save a position ahead of this node's clock minus the overlap: a call stamped
+            // by a writer whose clock runs ahead must not make later changes look old.
+            let horizon = ChangedCallCursor {
+                updated_at: now - overlap,
+                tenant_id: Uuid::nil(),
+                call: CallKey { connection: Uuid::nil(), call_id: i32::MIN },
+            };
+            let keep = last.min(horizon);
+            if saved.is_none_or(|s| keep > s) {
+                self.store.save_aggregation_cursor(LEASE, keep, now).await?;
             }
             cursor = Some(last);
             if !full {

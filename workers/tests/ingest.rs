@@ -1,4 +1,5 @@
-//! The workers against the 3CX simulator on both backends: a simulated hour of traffic with
+//! The workers against the 3CX simulator on both backends (PostgreSQL: a database of the run's
+//! own): a simulated hour of traffic with
 //! faults armed along the way and the workers restarted half-way, after which every call of the
 //! simulator's ground truth is stored exactly once, reconciled, with the right outcome and
 //! times, as one queue item in the right final status, and nothing is dead-lettered.
@@ -33,12 +34,28 @@ async fn sqlite_store() -> DynStore {
     Arc::new(store)
 }
 
-async fn postgres_store() -> DynStore {
-    let url = std::env::var("LINEUP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/lineup_test".to_string());
-    let store = lineup_store_postgres::PostgresStore::connect(&url, 8).await.unwrap();
+/// A PostgreSQL database of the run's own: the analytics aggregator serves every tenant of a
+/// database under one lease and cursor, so other tests' workers and calls stay out of it.
+async fn postgres_store() -> (DynStore, String) {
+    let base = base_url();
+    let admin = lineup_store_postgres::PostgresStore::connect(&base, 1).await.unwrap();
+    let name = format!("lineup_ingest_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let store = lineup_store_postgres::PostgresStore::connect(&format!("{prefix}/{name}"), 8).await.unwrap();
     store.migrate().await.unwrap();
-    Arc::new(store)
+    (Arc::new(store), name)
+}
+
+fn base_url() -> String {
+    std::env::var("LINEUP_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/lineup_test".to_string())
+}
+
+/// Drops a database [`postgres_store`] made.
+async fn drop_database(name: &str) {
+    let admin = lineup_store_postgres::PostgresStore::connect(&base_url(), 1).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(admin.pool()).await.unwrap();
 }
 
 /// Fast schedules: the poller at its minimum interval, history every second, the call log
@@ -163,5 +180,7 @@ async fn a_simulated_hour_with_faults_and_a_restart_matches_the_ground_truth_on_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_hour_with_faults_and_a_restart_matches_the_ground_truth_on_postgres() {
-    run_a_simulated_hour(postgres_store().await).await;
+    let (store, name) = postgres_store().await;
+    run_a_simulated_hour(store).await;
+    drop_database(&name).await;
 }

@@ -1,8 +1,8 @@
 //! The workers against the 3CX simulator on both backends (PostgreSQL: a database of the run's
-//! own): a simulated hour of traffic with
-//! faults armed along the way and the workers restarted half-way, after which every call of the
-//! simulator's ground truth is stored exactly once, reconciled, with the right outcome and
-//! times, as one queue item in the right final status, and nothing is dead-lettered.
+//! own): a simulated hour of traffic with faults armed along the way and the workers restarted
+//! half-way, after which every call of the simulator's ground truth is stored exactly once,
+//! reconciled, with the right outcome and times, as one queue item in the right final status,
+//! nothing is dead-lettered, and the analytics tallies count every finished call once.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::aggregate::{dirty_buckets, recompute_bucket};
+use crate::ticker::run_ticks;
 use crate::Health;
 
 /// The health name of the aggregator.
@@ -75,29 +76,11 @@ impl Aggregator {
     }
 
     /// Ticks until `stop` turns true (or its sender is dropped), reporting each tick to health.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        self.health.register(NAME);
-        let mut ticks = tokio::time::interval(self.config.every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                changed = stop.changed() => if changed.is_err() || *stop.borrow() { break } else { continue },
-            }
-            if *stop.borrow() {
-                break;
-            }
-            let now = lineup_store::now_micros();
-            match self.tick(now).await {
-                Ok(_) => self.health.success(NAME, now, None),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "analytics aggregation failed");
-                    self.health.failure(NAME, now, &format!("{e:#}"));
-                }
-            }
-        }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let this = &self;
+        let tick = |now| async move { this.tick(now).await.map(drop) };
+        run_ticks(NAME, &self.health, self.config.every, stop, "analytics aggregation failed", tick).await;
         let _ = self.store.release_lease(LEASE, &self.config.node_id).await;
-        self.health.remove(NAME);
     }
 
     /// One tick: aggregates when this node holds (or takes) the lease; `None` when another does.

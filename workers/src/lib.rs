@@ -29,6 +29,7 @@ pub mod provision;
 pub mod reconciler;
 pub mod scheduler;
 pub mod supervisor;
+pub mod ticker;
 
 pub use health::{Health, WorkerStatus};
 pub use processor::{InboxProcessor, ProcessorConfig};

@@ -11,6 +11,7 @@ use lineup_store::{DynStore, RotateOutcome};
 use tokio::sync::watch;
 
 use crate::metrics as m;
+use crate::ticker::run_ticks;
 use crate::Health;
 
 /// The health name of the scheduler.
@@ -34,28 +35,10 @@ impl SessionScheduler {
 
     /// Ticks until `stop` turns true (or its sender is dropped), reporting each tick's result to
     /// health. A failing tick is retried at the next one.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        self.health.register(NAME);
-        let mut ticks = tokio::time::interval(self.every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                changed = stop.changed() => if changed.is_err() || *stop.borrow() { break } else { continue },
-            }
-            if *stop.borrow() {
-                break;
-            }
-            let now = lineup_store::now_micros();
-            match self.run_once(now).await {
-                Ok(_) => self.health.success(NAME, now, None),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "session scheduler tick failed");
-                    self.health.failure(NAME, now, &format!("{e:#}"));
-                }
-            }
-        }
-        self.health.remove(NAME);
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let this = &self;
+        let tick = |now| async move { this.run_once(now).await.map(drop) };
+        run_ticks(NAME, &self.health, self.every, stop, "session scheduler tick failed", tick).await;
     }
 
     /// Rotates every schedule due at `now` once; returns how many sessions it opened. A rotation
